@@ -1,0 +1,201 @@
+#include "endpoint/exec.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/strings.h"
+#include "tty/terminal.h"
+
+extern char** environ;
+
+namespace vmcat {
+
+namespace {
+
+// posix_spawn attributes and file actions with RAII.
+class SpawnSetup {
+ public:
+  SpawnSetup() {
+    posix_spawnattr_init(&attr_);
+    posix_spawn_file_actions_init(&actions_);
+  }
+  ~SpawnSetup() {
+    posix_spawnattr_destroy(&attr_);
+    posix_spawn_file_actions_destroy(&actions_);
+  }
+  posix_spawnattr_t* attr() { return &attr_; }
+  posix_spawn_file_actions_t* actions() { return &actions_; }
+
+ private:
+  posix_spawnattr_t attr_;
+  posix_spawn_file_actions_t actions_;
+};
+
+// Resolves a program name against a PATH-like list, as execvp would.
+std::string SearchPath(const std::string& program, const std::string& path_list) {
+  if (program.find('/') != std::string::npos) return program;
+  for (const std::string& dir : Split(path_list, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return program;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\') {
+      if (++i >= line.size()) return Status::Error("command line ends with a backslash");
+      word += line[i];
+    } else if (c == '\'' || c == '"') {
+      size_t close = line.find(c, i + 1);
+      if (close == std::string_view::npos) {
+        return Status::Error(std::string("unterminated ") + c + " quote in command line");
+      }
+      word.append(line.substr(i + 1, close - i - 1));
+      i = close;
+    } else {
+      word += c;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  if (words.empty()) return Status::Error("empty command line");
+  return words;
+}
+
+Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name) {
+  const AddressOptions& o = address.options;
+  std::vector<std::string> argv_words;
+  if (address.type() == AddressType::kSystem) {
+    argv_words = {"/bin/sh", "-c", address.params[0]};
+  } else {
+    VMCAT_ASSIGN_OR_RETURN(argv_words, SplitCommandLine(address.params[0]));
+  }
+  std::string program = argv_words[0];
+  if (o.path) program = SearchPath(program, *o.path);
+  if (o.login) {
+    size_t slash = argv_words[0].rfind('/');
+    argv_words[0] = "-" + argv_words[0].substr(slash == std::string::npos ? 0 : slash + 1);
+  }
+  std::vector<char*> argv;
+  for (std::string& w : argv_words)
+    argv.push_back(w.data());
+  argv.push_back(nullptr);
+
+  SpawnSetup setup;
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  bool setsid = o.setsid || o.ctty;
+  if (setsid) flags |= POSIX_SPAWN_SETSID;
+  if (o.setpgid && !setsid) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(setup.attr(), 0);
+  }
+  posix_spawnattr_setflags(setup.attr(), flags);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(setup.attr(), &all);
+  posix_spawnattr_setsigmask(setup.attr(), &none);
+
+  UniqueFd ours_read, ours_write;  // relay side
+  FdKind kind_read, kind_write;
+  UniqueFd child_in, child_out;  // child side (kept open until spawned)
+  std::string slave_path;
+
+  if (o.pty) {
+    UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master.valid()) return Status::Errno("posix_openpt", errno);
+    if (grantpt(master.get()) < 0) return Status::Errno("grantpt", errno);
+    if (unlockpt(master.get()) < 0) return Status::Errno("unlockpt", errno);
+    char path[128];
+    if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
+    slave_path = path;
+    UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
+    if (o.termios.Any()) {
+      struct termios t;
+      if (tcgetattr(slave.get(), &t) < 0) return Status::Errno("tcgetattr", errno);
+      t = ApplyTermiosSettings(t, o.termios);
+      if (tcsetattr(slave.get(), TCSANOW, &t) < 0) return Status::Errno("tcsetattr", errno);
+    }
+    VMCAT_RETURN_IF_ERROR(SetNonBlocking(master.get(), true));
+    if (o.ctty) {
+      // A new session leader that opens a terminal without O_NOCTTY gets it as
+      // its controlling terminal; posix_spawn runs setsid before file actions.
+      posix_spawn_file_actions_addopen(setup.actions(), 0, path, O_RDWR, 0);
+      posix_spawn_file_actions_adddup2(setup.actions(), 0, 1);
+      if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), 0, 2);
+    } else {
+      posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 0);
+      posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 1);
+      if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 2);
+    }
+    child_in = std::move(slave);
+    ours_read = std::move(master);
+    kind_read = kind_write = FdKind::kTty;
+  } else if (o.pipes) {
+    VMCAT_ASSIGN_OR_RETURN(Pipe to_child, MakePipe(0));
+    VMCAT_ASSIGN_OR_RETURN(Pipe from_child, MakePipe(0));
+    VMCAT_RETURN_IF_ERROR(SetNonBlocking(to_child.write_end.get(), true));
+    VMCAT_RETURN_IF_ERROR(SetNonBlocking(from_child.read_end.get(), true));
+    posix_spawn_file_actions_adddup2(setup.actions(), to_child.read_end.get(), 0);
+    posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 1);
+    if (o.stderr_to_peer) {
+      posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 2);
+    }
+    child_in = std::move(to_child.read_end);
+    child_out = std::move(from_child.write_end);
+    ours_read = std::move(from_child.read_end);
+    ours_write = std::move(to_child.write_end);
+    kind_read = kind_write = FdKind::kPipe;
+  } else {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+      return Status::Errno("socketpair", errno);
+    }
+    ours_read.reset(sv[0]);
+    child_in.reset(sv[1]);
+    VMCAT_RETURN_IF_ERROR(SetNonBlocking(sv[0], true));
+    posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 0);
+    posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 1);
+    if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 2);
+    kind_read = kind_write = FdKind::kStreamSocket;
+  }
+
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, program.c_str(), setup.actions(), setup.attr(), argv.data(), environ);
+  if (rc != 0) return Status::Errno("exec " + Quote(argv_words[0]), rc);
+
+  std::unique_ptr<Endpoint> endpoint;
+  if (ours_write.valid()) {
+    endpoint = std::make_unique<Endpoint>(std::move(name), std::move(ours_read), kind_read,
+                                          std::move(ours_write), kind_write);
+  } else {
+    endpoint = std::make_unique<Endpoint>(std::move(name), std::move(ours_read), kind_read);
+  }
+  endpoint->set_child(std::make_unique<ChildProcess>(pid));
+  return endpoint;
+}
+
+}  // namespace vmcat

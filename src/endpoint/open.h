@@ -1,0 +1,41 @@
+// Opening relay addresses. Addresses that open at once (STDIO, files, EXEC,
+// UNIX-CONNECT, ...) complete on the next loop turn; connecting sockets (TCP,
+// VSOCK, hybrid vsock) complete asynchronously so that one process can open
+// many at once in fork mode. retry=, interval=, forever and connect-timeout=
+// are honoured here. Listening addresses are opened by Listener instead.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "address/address.h"
+#include "endpoint/endpoint.h"
+#include "loop/loop.h"
+
+namespace vmcat {
+
+/// Which directions the relay will use on an address (-u / -U make one side
+/// read-only and the other write-only).
+enum class Access { kRead, kWrite, kBoth };
+
+class OpenOperation {
+ public:
+  using Done = std::function<void(Result<std::unique_ptr<Endpoint>>)>;
+  virtual ~OpenOperation() = default;
+};
+
+/// Starts opening a (possibly dual) non-listening address. `done` runs exactly
+/// once, from the loop, unless the returned operation is destroyed first
+/// (which cancels it and closes whatever was half-opened).
+std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, std::string name,
+                                         Access access, OpenOperation::Done done);
+
+/// Sets O_NONBLOCK on an inherited descriptor (restored when the endpoint is
+/// destroyed) and applies terminal options if it is a terminal.
+Status PrepareInheritedFd(Endpoint* endpoint, int fd, const AddressOptions& options);
+
+/// Applies socket options shared by connecting and listening sockets.
+Status ApplySocketOptions(int fd, const AddressOptions& options, bool tcp);
+
+}  // namespace vmcat

@@ -1,0 +1,49 @@
+#include "relay/dump.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace vmcat {
+namespace {
+
+class DumperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("TZ", "UTC", 1);
+    tzset();
+  }
+  timespec When() { return timespec{1795454876, 341688123}; }  // 2026/11/23 17:27:56.341688
+};
+
+TEST_F(DumperTest, TextLikeSocatDashV) {
+  Dumper d(true, false, '>');
+  EXPECT_EQ(d.Format("hello\nwor\x01ld\r\n", When()),
+            "> 2026/11/23 17:27:56.341688  length=14 from=0 to=13\nhello\nwor.ld\\r\n");
+  // Offsets continue across chunks.
+  EXPECT_EQ(d.Format("ab", When()), "> 2026/11/23 17:27:56.341688  length=2 from=14 to=15\nab");
+}
+
+TEST_F(DumperTest, HexOnlyIsOneLine) {
+  Dumper d(false, true, '<');
+  EXPECT_EQ(d.Format("hi\n", When()),
+            "< 2026/11/23 17:27:56.341688  length=3 from=0 to=2\n 68 69 0a\n");
+}
+
+TEST_F(DumperTest, HexAndTextSixteenPerLine) {
+  Dumper d(true, true, '>');
+  std::string data(18, 'A');
+  EXPECT_EQ(d.Format(data, When()),
+            "> 2026/11/23 17:27:56.341688  length=18 from=0 to=17\n"
+            " 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41  AAAAAAAAAAAAAAAA\n"
+            " 41 41                                            AA\n"
+            "--\n");
+}
+
+TEST_F(DumperTest, DisabledFormatsNothing) {
+  Dumper d(false, false, '>');
+  EXPECT_EQ(d.Format("x", When()), "");
+}
+
+}  // namespace
+}  // namespace vmcat

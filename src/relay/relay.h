@@ -1,0 +1,83 @@
+// Relay: two Pumps between two opened endpoints, with socat's half-close
+// semantics done right.
+//
+// When one direction reaches EOF, the other endpoint's write side is shut
+// down and the other direction keeps flowing until it ends too: no fixed
+// cut-off loses a slow answer. -t bounds that wait; -T ends an idle relay.
+// The escape byte ends the session at once. When the remaining direction
+// reads from the user's terminal (STDIO on a tty), there is nobody to wait
+// for and the session ends as well.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "address/address.h"
+#include "endpoint/endpoint.h"
+#include "loop/loop.h"
+#include "relay/pump.h"
+
+namespace vmcat {
+
+struct RelayOptions {
+  enum class Direction { kBoth, kForward, kReverse };  // -u: 1 to 2 only; -U: 2 to 1 only
+  Direction direction = Direction::kBoth;
+  std::optional<double> half_close_timeout;  // -t
+  std::optional<double> idle_timeout;        // -T
+  PumpConfig pump;
+};
+
+class Relay : public IoHandler, public PumpOwner {
+ public:
+  /// Called once when the relay ends, from a loop callback (the relay may be
+  /// destroyed inside it). OK unless a read or write failed.
+  using Done = std::function<void(Status)>;
+
+  Relay(Loop* loop, const RelayOptions& options, std::unique_ptr<Endpoint> first,
+        const AddressSpec& first_spec, std::unique_ptr<Endpoint> second,
+        const AddressSpec& second_spec, Done done);
+  ~Relay() override;
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  /// Registers the descriptors and starts moving data.
+  Status Start();
+  /// Ends the relay now (e.g. on SIGTERM) with the given status.
+  void Stop(Status status);
+
+  const Endpoint* first() const { return endpoints_[0].get(); }
+  const Endpoint* second() const { return endpoints_[1].get(); }
+
+  // IoHandler
+  void OnIo(int fd, uint32_t events) override;
+  // PumpOwner
+  void OnPumpFinished(Pump* pump) override;
+  void OnPumpFailed(Pump* pump, Status status) override;
+  void OnPumpYield(Pump* pump) override;
+  void OnPumpActivity() override;
+  void OnPumpPollLater(Pump* pump) override;
+
+ private:
+  FdState* StateFor(int fd);
+  void WatchChildren(int index);
+  void End(Status status);
+  void ArmIdleTimer();
+
+  Loop* loop_;
+  RelayOptions options_;
+  std::unique_ptr<Endpoint> endpoints_[2];
+  const AddressSpec* specs_[2];
+  Done done_;
+  std::vector<std::unique_ptr<FdState>> fds_;
+  std::vector<int> registered_;
+  std::unique_ptr<Pump> pumps_[2];  // [0]: 1 -> 2, [1]: 2 -> 1
+  bool ended_ = false;
+  Loop::TimerId half_close_timer_ = 0;
+  Loop::TimerId idle_timer_ = 0;
+  Clock::time_point last_activity_;
+  std::shared_ptr<Relay*> alive_;  // callbacks check it before touching the relay
+};
+
+}  // namespace vmcat

@@ -1,0 +1,322 @@
+#include "relay/server.h"
+
+#include <signal.h>
+
+#include "base/log.h"
+#include "base/strings.h"
+
+namespace vmcat {
+
+namespace {
+
+bool IsStdioLike(const AddressSpec& spec) {
+  for (const SingleAddress* a : {&spec.first, spec.write_side ? &*spec.write_side : nullptr}) {
+    if (a == nullptr) continue;
+    switch (a->type()) {
+      case AddressType::kStdio:
+      case AddressType::kStdin:
+      case AddressType::kStdout:
+      case AddressType::kStderr:
+      case AddressType::kFd:
+      case AddressType::kPty:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+bool Listens(const AddressSpec& spec) {
+  return !spec.IsDual() &&
+         (spec.first.IsListener() || spec.first.type() == AddressType::kUdpRecvfrom);
+}
+
+// Waits for one connection on a listener, then closes the listener.
+class AcceptOnce : public OpenOperation, public IoHandler {
+ public:
+  AcceptOnce(Loop* loop, std::unique_ptr<Listener> listener, Done done)
+      : loop_(loop), listener_(std::move(listener)), done_(std::move(done)) {
+    LogNotice("listening on " + listener_->local_name());
+    Status s = loop_->Add(listener_->fd(), EPOLLIN, this);
+    if (!s.ok()) {
+      timer_ = loop_->AddTimer(std::chrono::nanoseconds(0), [this, s] {
+        timer_ = 0;
+        Complete(s);
+      });
+    }
+  }
+  ~AcceptOnce() override {
+    if (timer_) loop_->CancelTimer(timer_);
+    if (listener_) loop_->Remove(listener_->fd());
+  }
+  void OnIo(int, uint32_t) override {
+    std::string peer;
+    auto r = listener_->Accept(&peer);
+    if (r.ok() && *r == nullptr) return;  // spurious wake-up
+    if (r.ok()) LogNotice("accepted connection from " + peer);
+    loop_->Remove(listener_->fd());
+    listener_.reset();
+    Complete(std::move(r));
+  }
+
+ private:
+  void Complete(Result<std::unique_ptr<Endpoint>> r) {
+    Done done = std::move(done_);
+    done(std::move(r));
+  }
+  Loop* loop_;
+  std::unique_ptr<Listener> listener_;
+  Done done_;
+  Loop::TimerId timer_ = 0;
+};
+
+}  // namespace
+
+struct RelayServer::Session {
+  std::unique_ptr<Endpoint> accepted;
+  std::unique_ptr<OpenOperation> opening;
+  std::unique_ptr<Relay> relay;
+};
+
+RelayServer::RelayServer(Loop* loop, const RelayOptions& options, const AddressSpec& first,
+                         const AddressSpec& second)
+    : loop_(loop), options_(options), specs_{&first, &second} {}
+
+RelayServer::~RelayServer() {
+  if (accept_retry_timer_) loop_->CancelTimer(accept_retry_timer_);
+  if (listening_) loop_->Remove(listener_->fd());
+  sessions_.clear();
+  preopen_op_.reset();
+  preopened_.reset();
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+    loop_->UnwatchSignal(sig);
+}
+
+std::string RelayServer::NameOf(int index) const {
+  return "address " + std::to_string(index + 1) + " " + Quote(specs_[index]->text);
+}
+
+Access RelayServer::AccessOf(int index) const {
+  switch (options_.direction) {
+    case RelayOptions::Direction::kBoth:
+      return Access::kBoth;
+    case RelayOptions::Direction::kForward:
+      return index == 0 ? Access::kRead : Access::kWrite;
+    case RelayOptions::Direction::kReverse:
+      return index == 0 ? Access::kWrite : Access::kRead;
+  }
+  return Access::kBoth;
+}
+
+Status RelayServer::Start() {
+  for (int i = 0; i < 2; ++i) {
+    if (Listens(*specs_[i])) {
+      listen_index_ = i;
+      break;
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    for (const SingleAddress* a :
+         {&specs_[i]->first, specs_[i]->write_side ? &*specs_[i]->write_side : nullptr}) {
+      if (a == nullptr) continue;
+      if (a->type() == AddressType::kExec || a->type() == AddressType::kSystem) {
+        if (a->options.sigint) forwarded_signals_.insert(SIGINT);
+        if (a->options.sighup) forwarded_signals_.insert(SIGHUP);
+        if (a->options.sigquit) forwarded_signals_.insert(SIGQUIT);
+      }
+      if (a->options.fork && i != listen_index_) {
+        return Status::Error(NameOf(i) + ": fork needs a listening address");
+      }
+    }
+  }
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+    VMCAT_RETURN_IF_ERROR(loop_->WatchSignal(sig, [this](int s) { OnSignal(s); }));
+  }
+  if (listen_index_ >= 0) fork_ = specs_[listen_index_]->first.options.fork;
+  int other = 1 - listen_index_;
+
+  if (listen_index_ < 0) {
+    OpenDirect();
+    return Status::Ok();
+  }
+  if (fork_ && IsStdioLike(*specs_[other])) {
+    return Status::Error(NameOf(other) +
+                         ": with fork, the other address is opened once per connection; "
+                         "standard I/O, FD and PTY addresses cannot be");
+  }
+  auto listener = Listener::Create(specs_[listen_index_]->first, NameOf(listen_index_));
+  if (!listener.ok()) return listener.status().Prefix(NameOf(listen_index_));
+
+  if (fork_) {
+    listener_ = std::move(listener).value();
+    LogNotice("listening on " + listener_->local_name());
+    UpdateListening();
+    return Status::Ok();
+  }
+
+  // One connection. socat opens address 1 first, whichever one listens.
+  auto session = std::make_unique<Session>();
+  Session* s = session.get();
+  sessions_.push_back(std::move(session));
+  auto accept_then = [this, s](Result<std::unique_ptr<Endpoint>> r) {
+    if (!r.ok()) return EndSession(s, r.status().Prefix(NameOf(listen_index_)));
+    if (listen_index_ == 0) {
+      StartSession(std::move(r).value(), "");
+      EndSession(s, Status::Ok());  // replaced by the new session
+    } else {
+      StartRelay(s, std::move(preopened_), std::move(r).value());
+    }
+  };
+  if (listen_index_ == 0) {
+    s->opening = std::make_unique<AcceptOnce>(loop_, std::move(listener).value(), accept_then);
+    fork_ = false;
+  } else {
+    auto l = std::make_shared<std::unique_ptr<Listener>>(std::move(listener).value());
+    s->opening = StartOpen(loop_, *specs_[0], NameOf(0), AccessOf(0),
+                           [this, s, l, accept_then](Result<std::unique_ptr<Endpoint>> r) {
+                             if (!r.ok()) return EndSession(s, r.status());
+                             preopened_ = std::move(r).value();
+                             s->opening =
+                                 std::make_unique<AcceptOnce>(loop_, std::move(*l), accept_then);
+                           });
+  }
+  return Status::Ok();
+}
+
+void RelayServer::OpenDirect() {
+  auto session = std::make_unique<Session>();
+  Session* s = session.get();
+  sessions_.push_back(std::move(session));
+  s->opening = StartOpen(
+      loop_, *specs_[0], NameOf(0), AccessOf(0), [this, s](Result<std::unique_ptr<Endpoint>> r) {
+        if (!r.ok()) return EndSession(s, r.status());
+        s->accepted = std::move(r).value();
+        s->opening = StartOpen(loop_, *specs_[1], NameOf(1), AccessOf(1),
+                               [this, s](Result<std::unique_ptr<Endpoint>> r2) {
+                                 if (!r2.ok()) return EndSession(s, r2.status());
+                                 StartRelay(s, std::move(s->accepted), std::move(r2).value());
+                               });
+      });
+}
+
+void RelayServer::UpdateListening() {
+  if (!listener_) return;
+  const auto& max = specs_[listen_index_]->first.options.max_children;
+  bool want = !max || sessions_.size() < *max;
+  if (want == listening_ || accept_retry_timer_) return;
+  if (want) {
+    Status s = loop_->Add(listener_->fd(), EPOLLIN, this);
+    if (!s.ok()) {
+      LogError(NameOf(listen_index_) + ": " + s.message());
+      return Finish(1);
+    }
+  } else {
+    loop_->Remove(listener_->fd());
+  }
+  listening_ = want;
+}
+
+void RelayServer::OnIo(int fd, uint32_t events) {
+  AcceptReady();
+}
+
+void RelayServer::AcceptReady() {
+  const auto& max = specs_[listen_index_]->first.options.max_children;
+  while (listener_ && (!max || sessions_.size() < *max)) {
+    std::string peer;
+    auto r = listener_->Accept(&peer);
+    if (!r.ok()) {
+      // EMFILE and friends: pause accepting briefly instead of spinning.
+      LogError(NameOf(listen_index_) + ": " + r.status().message());
+      if (listening_) loop_->Remove(listener_->fd());
+      listening_ = false;
+      accept_retry_timer_ = loop_->AddTimer(std::chrono::milliseconds(100), [this] {
+        accept_retry_timer_ = 0;
+        UpdateListening();
+      });
+      return;
+    }
+    if (*r == nullptr) break;
+    LogNotice("accepted connection from " + peer);
+    StartSession(std::move(r).value(), peer);
+  }
+  UpdateListening();
+}
+
+void RelayServer::StartSession(std::unique_ptr<Endpoint> accepted, const std::string& peer) {
+  auto session = std::make_unique<Session>();
+  Session* s = session.get();
+  sessions_.push_back(std::move(session));
+  s->accepted = std::move(accepted);
+  int other = 1 - listen_index_;
+  s->opening = StartOpen(loop_, *specs_[other], NameOf(other), AccessOf(other),
+                         [this, s, other](Result<std::unique_ptr<Endpoint>> r) {
+                           if (!r.ok()) return EndSession(s, r.status());
+                           std::unique_ptr<Endpoint> mine = std::move(s->accepted);
+                           if (other == 1) {
+                             StartRelay(s, std::move(mine), std::move(r).value());
+                           } else {
+                             StartRelay(s, std::move(r).value(), std::move(mine));
+                           }
+                         });
+}
+
+void RelayServer::StartRelay(Session* s, std::unique_ptr<Endpoint> first,
+                             std::unique_ptr<Endpoint> second) {
+  s->relay =
+      std::make_unique<Relay>(loop_, options_, std::move(first), *specs_[0], std::move(second),
+                              *specs_[1], [this, s](Status status) { EndSession(s, status); });
+  Status started = s->relay->Start();
+  if (!started.ok()) EndSession(s, started);
+}
+
+void RelayServer::EndSession(Session* s, const Status& status) {
+  if (!status.ok()) LogError(status.message());
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->get() == s) {
+      // Destroying the session can run callbacks; detach it from the list first.
+      std::unique_ptr<Session> doomed = std::move(*it);
+      sessions_.erase(it);
+      doomed.reset();
+      break;
+    }
+  }
+  if (fork_) {
+    UpdateListening();
+    return;
+  }
+  if (sessions_.empty()) Finish(status.ok() ? 0 : 1);
+}
+
+void RelayServer::OnSignal(int signo) {
+  if (forwarded_signals_.count(signo)) {
+    for (auto& s : sessions_) {
+      if (!s->relay) continue;
+      for (const Endpoint* e : {s->relay->first(), s->relay->second()}) {
+        for (ChildProcess* child : e->children()) {
+          if (!child->exited()) kill(child->pid(), signo);
+        }
+      }
+    }
+    return;
+  }
+  LogNotice("exiting on signal " + std::to_string(signo));
+  Finish(128 + signo);
+}
+
+void RelayServer::Finish(int status) {
+  exit_status_ = status;
+  if (listening_) loop_->Remove(listener_->fd());
+  listening_ = false;
+  listener_.reset();
+  // Destroy sessions now so that terminals are restored and children told to stop.
+  while (!sessions_.empty()) {
+    std::unique_ptr<Session> doomed = std::move(sessions_.front());
+    sessions_.pop_front();
+  }
+  preopened_.reset();
+  loop_->Stop();
+}
+
+}  // namespace vmcat
