@@ -6,10 +6,15 @@
 
 namespace vmcat {
 
-extern const Command kRelayCommand;
+extern const Command kRelayCommand, kUpCommand, kLsCommand, kConsoleCommand, kLogsCommand,
+    kMonitorCommand, kQmpCommand, kEventsCommand, kStopCommand, kPauseCommand, kResumeCommand,
+    kFwdCommand, kSnapshotCommand, kRmCommand;
 
 const Command* const* AllCommands() {
-  static const Command* const kCommands[] = {&kRelayCommand, nullptr};
+  static const Command* const kCommands[] = {
+      &kRelayCommand,   &kUpCommand,  &kLsCommand,       &kConsoleCommand, &kLogsCommand,
+      &kMonitorCommand, &kQmpCommand, &kEventsCommand,   &kStopCommand,    &kPauseCommand,
+      &kResumeCommand,  &kFwdCommand, &kSnapshotCommand, &kRmCommand,      nullptr};
   return kCommands;
 }
 

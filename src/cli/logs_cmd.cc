@@ -1,0 +1,58 @@
+// `vmcat logs NAME [-f]`: the serial log.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "base/strings.h"
+#include "cli/command.h"
+#include "cli/vm_cli.h"
+#include "vm/serial_log.h"
+
+namespace vmcat {
+namespace {
+
+int LogsMain(int argc, char** argv) {
+  FlagSet flags("vmcat logs NAME [-f]",
+                "Prints everything the VM's serial console printed (kept whether or not\n"
+                "anyone was attached). With -f, keeps printing new output until the VM stops.");
+  bool follow = false;
+  std::string runtime_dir;
+  flags.Bool("-f,--follow", &follow, "keep printing new output");
+  AddRuntimeDirFlag(&flags, &runtime_dir);
+  std::vector<std::string> positional;
+  int rc = ParseCommandLine(&flags, argc, argv, 1, 1, &positional);
+  if (rc >= 0) return rc;
+  const std::string& name = positional[0];
+  std::string root = RuntimeRoot(runtime_dir);
+  auto paths = FindRunningVm(root, name);
+  if (!paths.ok()) {
+    // A stopped VM's logs stay readable.
+    VmPaths p = VmPaths::For(root, name);
+    auto text = RotatingLog::ReadAll(p.serial_log, 100);
+    if (!text.ok()) return Fail(paths.status());
+    (void)WriteAll(STDOUT_FILENO, text->data(), text->size());
+    return 0;
+  }
+  ControlRequest req;
+  req.op = ControlOp::kLogs;
+  req.follow = follow;
+  auto session = ControlCall(*paths, req);
+  if (!session.ok()) return Fail(session.status());
+  Status s = WriteAll(STDOUT_FILENO, session->leftover.data(), session->leftover.size());
+  char buf[65536];
+  while (s.ok()) {
+    ssize_t n = read(session->fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    s = WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n));
+  }
+  if (!s.ok() && s.sys_errno() != EPIPE) return Fail(s.Prefix("stdout"));
+  return 0;
+}
+
+}  // namespace
+
+extern const Command kLogsCommand = {"logs", "print a VM's serial console log", LogsMain};
+
+}  // namespace vmcat
