@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Builds vmcat. Usage: scripts/build.sh [release|asan|fuzz|static]...
-#   release  build/         optimized binary and unit tests (default)
+# Builds vmcat. Usage: scripts/build.sh [release|asan|fuzz]...
+#   release  build/         the static vmcat binary (host and guest) and unit tests (default)
 #   asan     build-asan/    unit tests under AddressSanitizer + UBSan
 #   fuzz     build-fuzz/    libFuzzer targets (clang)
-#   static   build-static/  a statically linked binary for guest images
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -20,12 +19,10 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(release)
 for t in "${targets[@]}"; do
   case "$t" in
-    release) configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
-    asan) configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DVMCAT_SANITIZE=ON ;;
+    release) configure_and_build build -DCMAKE_BUILD_TYPE=MinSizeRel ;;
+    asan) configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DVMCAT_SANITIZE=ON -DVMCAT_STATIC=OFF ;;
     fuzz) configure_and_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-            -DCMAKE_CXX_COMPILER=clang++ -DVMCAT_FUZZ=ON -DVMCAT_TESTS=OFF ;;
-    static) configure_and_build build-static -DCMAKE_BUILD_TYPE=Release -DVMCAT_STATIC=ON \
-              -DVMCAT_TESTS=OFF ;;
+            -DCMAKE_CXX_COMPILER=clang++ -DVMCAT_FUZZ=ON -DVMCAT_TESTS=OFF -DVMCAT_STATIC=OFF ;;
     *) echo "build.sh: unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -8,13 +8,14 @@ namespace vmcat {
 
 extern const Command kRelayCommand, kUpCommand, kLsCommand, kConsoleCommand, kLogsCommand,
     kMonitorCommand, kQmpCommand, kEventsCommand, kStopCommand, kPauseCommand, kResumeCommand,
-    kFwdCommand, kSnapshotCommand, kRmCommand;
+    kFwdCommand, kSnapshotCommand, kRmCommand, kSuperviseCommand;
 
 const Command* const* AllCommands() {
   static const Command* const kCommands[] = {
-      &kRelayCommand,   &kUpCommand,  &kLsCommand,       &kConsoleCommand, &kLogsCommand,
-      &kMonitorCommand, &kQmpCommand, &kEventsCommand,   &kStopCommand,    &kPauseCommand,
-      &kResumeCommand,  &kFwdCommand, &kSnapshotCommand, &kRmCommand,      nullptr};
+      &kRelayCommand,    &kUpCommand,      &kLsCommand,        &kConsoleCommand,
+      &kLogsCommand,     &kMonitorCommand, &kQmpCommand,       &kEventsCommand,
+      &kStopCommand,     &kPauseCommand,   &kResumeCommand,    &kFwdCommand,
+      &kSnapshotCommand, &kRmCommand,      &kSuperviseCommand, nullptr};
   return kCommands;
 }
 
@@ -23,6 +24,7 @@ namespace {
 void PrintHelp(FILE* out) {
   std::fprintf(out, "Usage: vmcat COMMAND [ARGS...]\n\nCommands:\n");
   for (const Command* const* c = AllCommands(); *c != nullptr; ++c) {
+    if ((*c)->summary == nullptr) continue;  // internal
     std::fprintf(out, "  %-10s %s\n", (*c)->name, (*c)->summary);
   }
   std::fprintf(out, "\nRun `vmcat COMMAND --help` for a command's options.\n");

@@ -371,6 +371,91 @@ Result<VmConfig> LoadVmConfig(const std::string& path) {
   return ParseVmConfig(ss.str(), path);
 }
 
+Json VmConfigToJson(const VmConfig& c) {
+  Json disks = Json::array(), nets = Json::array();
+  for (const DiskConfig& d : c.disks) {
+    disks.push_back({{"path", d.path},
+                     {"format", d.format},
+                     {"interface", d.interface},
+                     {"readonly", d.readonly}});
+  }
+  for (const NetConfig& n : c.nets) {
+    nets.push_back({{"type", static_cast<int>(n.type)},
+                    {"id", n.id},
+                    {"hostfwd", n.hostfwd},
+                    {"path", n.path},
+                    {"server", n.server},
+                    {"local", n.local},
+                    {"remote", n.remote},
+                    {"mac", n.mac},
+                    {"model", n.model}});
+  }
+  return Json{{"name", c.name},
+              {"memory_mib", c.memory_mib},
+              {"cpus", c.cpus},
+              {"accel", c.accel},
+              {"machine", c.machine},
+              {"qemu", c.qemu},
+              {"kernel", c.kernel},
+              {"initrd", c.initrd},
+              {"append", c.append},
+              {"disks", disks},
+              {"cdrom", c.cdrom},
+              {"nets", nets},
+              {"no_reboot", c.no_reboot},
+              {"extra_args", c.extra_args},
+              {"serial_log_size", c.serial_log_size},
+              {"serial_log_files", c.serial_log_files},
+              {"agent", c.agent},
+              {"loadvm", c.loadvm},
+              {"source", c.source}};
+}
+
+Result<VmConfig> VmConfigFromJson(const Json& j) {
+  if (!j.is_object()) return Status::Error("VM definition is not a JSON object");
+  VmConfig c;
+  c.name = j.value("name", "");
+  c.memory_mib = j.value("memory_mib", c.memory_mib);
+  c.cpus = j.value("cpus", c.cpus);
+  c.accel = j.value("accel", c.accel);
+  c.machine = j.value("machine", "");
+  c.qemu = j.value("qemu", c.qemu);
+  c.kernel = j.value("kernel", "");
+  c.initrd = j.value("initrd", "");
+  c.append = j.value("append", "");
+  c.cdrom = j.value("cdrom", "");
+  c.no_reboot = j.value("no_reboot", false);
+  c.extra_args = j.value("extra_args", std::vector<std::string>{});
+  c.serial_log_size = j.value("serial_log_size", c.serial_log_size);
+  c.serial_log_files = j.value("serial_log_files", c.serial_log_files);
+  c.agent = j.value("agent", false);
+  c.loadvm = j.value("loadvm", "");
+  c.source = j.value("source", "");
+  for (const Json& d : j.value("disks", Json::array())) {
+    DiskConfig disk;
+    disk.path = d.value("path", "");
+    disk.format = d.value("format", "");
+    disk.interface = d.value("interface", disk.interface);
+    disk.readonly = d.value("readonly", false);
+    c.disks.push_back(disk);
+  }
+  for (const Json& n : j.value("nets", Json::array())) {
+    NetConfig net;
+    net.type = static_cast<NetConfig::Type>(n.value("type", 0));
+    net.id = n.value("id", "");
+    net.hostfwd = n.value("hostfwd", std::vector<std::string>{});
+    net.path = n.value("path", "");
+    net.server = n.value("server", false);
+    net.local = n.value("local", "");
+    net.remote = n.value("remote", "");
+    net.mac = n.value("mac", "");
+    net.model = n.value("model", net.model);
+    c.nets.push_back(net);
+  }
+  VMCAT_RETURN_IF_ERROR(FinishVmConfig(&c));
+  return c;
+}
+
 Status CheckVmFiles(const VmConfig& c) {
   auto check = [](const std::string& what, const std::string& path) -> Status {
     if (path.empty()) return Status::Ok();

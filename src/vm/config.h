@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "qmp/qmp_codec.h"
 
 namespace vmcat {
 
@@ -69,6 +70,10 @@ Status ValidateVmName(std::string_view name);
 
 /// Gives nets their ids and checks the whole definition for consistency.
 Status FinishVmConfig(VmConfig* config);
+
+/// The supervisor receives its definition as JSON in the runtime directory.
+Json VmConfigToJson(const VmConfig& config);
+Result<VmConfig> VmConfigFromJson(const Json& j);
 
 /// Checks that kernel, initrd, disks and cdrom exist and are readable.
 Status CheckVmFiles(const VmConfig& config);

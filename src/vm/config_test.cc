@@ -50,6 +50,15 @@ TEST(VmConfigTest, ParsesTheReadmeExample) {
   EXPECT_TRUE(c.agent);
 }
 
+TEST(VmConfigTest, JsonRoundTrip) {
+  auto r = ParseVmConfig(kExample, "/etc/vms/web1.toml");
+  ASSERT_TRUE(r.ok());
+  auto back = VmConfigFromJson(VmConfigToJson(*r));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(VmConfigToJson(*back), VmConfigToJson(*r));
+  EXPECT_EQ(back->nets[1].path, "/run/switch.sock");
+}
+
 TEST(VmConfigTest, DefaultsWhenKeysAreAbsent) {
   auto r = ParseVmConfig("name = \"a\"\nkernel = \"/k\"\n", "a.toml");
   ASSERT_TRUE(r.ok()) << r.status().message();

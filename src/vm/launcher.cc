@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "base/log.h"
 #include "base/strings.h"
 #include "vm/qemu_args.h"
-#include "vm/supervisor.h"
 
 namespace vmcat {
 
@@ -38,6 +38,18 @@ Result<VmState> LaunchVm(const VmConfig& config, const std::string& root) {
   RemoveRuntimeFiles(paths, /*keep_logs=*/false);
   VMCAT_RETURN_IF_ERROR(MakeRuntimeDir(paths));
   std::string accel = DetectAccel(config.accel);
+  {
+    // The supervisor is a fresh exec of this binary (a small process that
+    // touches only what it needs); it reads its definition from here.
+    std::string text = VmConfigToJson(config).dump(2) + "\n";
+    UniqueFd f(open(paths.config.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!f.valid()) return Status::Errno("open " + paths.config, errno);
+    VMCAT_RETURN_IF_ERROR(WriteAll(f.get(), text.data(), text.size()));
+  }
+  char self[4096];
+  ssize_t self_len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (self_len < 0) return Status::Errno("readlink /proc/self/exe", errno);
+  self[self_len] = '\0';
 
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) < 0) return Status::Errno("pipe", errno);
@@ -57,14 +69,20 @@ Result<VmState> LaunchVm(const VmConfig& config, const std::string& root) {
     dup2(log >= 0 ? log : devnull, 1);
     dup2(log >= 0 ? log : devnull, 2);
     if (chdir("/") < 0) _exit(1);
-    SetLogVerbosity(2);
-    _exit(RunSupervisor(config, paths, accel, ready_write.release()));
+    int ready_fd = ready_write.release();
+    SetCloseOnExec(ready_fd, false).ok();
+    std::string fd_arg = std::to_string(ready_fd);
+    execl(self, "vmcat", "supervise", "--runtime-dir", root.c_str(), "--accel", accel.c_str(),
+          "--ready-fd", fd_arg.c_str(), config.name.c_str(), static_cast<char*>(nullptr));
+    std::string msg = "ERR exec " + std::string(self) + ": " + strerror(errno) + "\n";
+    (void)WriteAll(ready_fd, msg.data(), msg.size());
+    _exit(127);
   }
   ready_write.reset();
   waitpid(child, nullptr, 0);
   std::string reply;
   char buf[4096];
-  while (true) {
+  while (reply.find('\n') == std::string::npos) {
     ssize_t n = read(ready_read.get(), buf, sizeof buf);
     if (n > 0) {
       reply.append(buf, static_cast<size_t>(n));

@@ -35,6 +35,7 @@ VmPaths VmPaths::For(const std::string& root, const std::string& name) {
   p.supervisor_log = p.dir + "/supervisor.log";
   p.state = p.dir + "/state.json";
   p.lock = p.dir + "/lock";
+  p.config = p.dir + "/config.json";
   return p;
 }
 

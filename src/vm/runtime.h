@@ -8,6 +8,7 @@
 //     qemu.log                QEMU's stderr
 //     supervisor.log          the supervisor's own diagnostics
 //     state.json              name, state, pids, times, accelerator, how it ended
+//     config.json             the definition the supervisor runs
 //     lock                    flock()ed by the supervisor for its whole life
 //
 // The root is --runtime-dir or $VMCAT_RUNTIME_DIR if given, else /run/vmcat
@@ -29,7 +30,8 @@ namespace vmcat {
 std::string RuntimeRoot(const std::string& override_dir);
 
 struct VmPaths {
-  std::string dir, ctl, serial, monitor, serial_log, qemu_log, supervisor_log, state, lock;
+  std::string dir, ctl, serial, monitor, serial_log, qemu_log, supervisor_log, state, lock,
+      config;
   static VmPaths For(const std::string& root, const std::string& name);
   /// Rotated serial log number `n` (0 is serial.log itself).
   std::string SerialLog(unsigned n) const;
