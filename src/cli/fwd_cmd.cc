@@ -56,8 +56,10 @@ int FwdMain(int argc, char** argv) {
   std::string hmp = (action == "add" ? "hostfwd_add " : "hostfwd_remove ") + netdev + " " + rule;
   auto out = RunHmp(*paths, hmp);
   if (!out.ok()) return Fail(out.status().Prefix("fwd " + action + " " + positional[2]));
-  if (!out->empty()) {
-    // hostfwd_* print nothing on success; anything else is QEMU's complaint.
+  // hostfwd_add prints nothing on success, hostfwd_remove "... removed";
+  // anything else is QEMU's complaint.
+  bool ok = action == "add" ? out->empty() : out->find(" removed") != std::string::npos;
+  if (!ok) {
     std::string msg = *out;
     while (!msg.empty() && msg.back() == '\n')
       msg.pop_back();

@@ -35,7 +35,23 @@ int SnapshotMain(int argc, char** argv) {
   }
   auto paths = FindRunningVm(RuntimeRoot(runtime_dir), name);
   if (!paths.ok()) return Fail(paths.status());
+  bool was_running = false;
+  if (action == "load") {
+    ControlRequest q;
+    q.op = ControlOp::kQmp;
+    q.execute = "query-status";
+    auto st = ControlCall(*paths, q);
+    was_running = st.ok() && st->reply["return"].value("running", false);
+  }
   auto out = RunHmp(*paths, hmp);
+  if (!out.ok() && action == "load" && was_running) {
+    // QEMU stops the VM before loading and leaves it stopped when the load
+    // fails; a failed load should not pause a running VM.
+    ControlRequest cont;
+    cont.op = ControlOp::kQmp;
+    cont.execute = "cont";
+    (void)ControlCall(*paths, cont);
+  }
   if (!out.ok()) return Fail(out.status().Prefix("snapshot " + action));
   if (action == "ls") {
     std::fputs(out->c_str(), stdout);

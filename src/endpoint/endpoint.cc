@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -170,9 +171,18 @@ Status Endpoint::CloseWrite() {
       // A pty cannot be half-closed; in canonical mode the EOF character is
       // the terminal's way to say "end of input" (twice after a partial line).
       struct termios t;
-      if (tcgetattr(fd_.get(), &t) == 0 && (t.c_lflag & ICANON)) {
-        char eof[2] = {static_cast<char>(t.c_cc[VEOF]), static_cast<char>(t.c_cc[VEOF])};
-        return WriteAll(fd_.get(), eof, last_written_newline_ ? 1 : 2);
+      if (tcgetattr(fd_.get(), &t) != 0 || t.c_cc[VEOF] == _POSIX_VDISABLE) return Status::Ok();
+      char eof[2] = {static_cast<char>(t.c_cc[VEOF]), static_cast<char>(t.c_cc[VEOF])};
+      if (t.c_lflag & ICANON) return WriteAll(fd_.get(), eof, last_written_newline_ ? 1 : 2);
+      // Non-canonical: the program edits lines itself (bash's readline at its
+      // prompt) and sees the character as if typed. At the start of a line,
+      // line editors take it as end of input like the user's Ctrl-D; without
+      // it an EXEC:bash,pty session would outlive its client forever. Only
+      // for our own EXEC child on a pty master: to a PTY address's other
+      // program, a serial line or the user's terminal it would be data.
+      int pty_number = 0;
+      if (child_ && last_written_newline_ && ioctl(fd_.get(), TIOCGPTN, &pty_number) == 0) {
+        return WriteAll(fd_.get(), eof, 1);
       }
       return Status::Ok();
     }

@@ -66,6 +66,12 @@ Result<std::unique_ptr<Endpoint>> OpenStdio(const SingleAddress& a, const std::s
     FdKind wk = wfd >= 0 ? ClassifyFd(wfd) : FdKind::kCharDev;
     e = std::make_unique<Endpoint>(name, UniqueFd(rfd), rk, UniqueFd(wfd), wk);
   }
+  // Save both descriptors' flags before changing either: stdin and stdout are
+  // often one open file description (a terminal), and a guard taken after the
+  // other descriptor went non-blocking would "restore" O_NONBLOCK, leaving the
+  // user's shell with a terminal whose reads fail with EAGAIN.
+  if (rfd >= 0) e->add_flags_guard(FlagsGuard(rfd));
+  if (wfd >= 0 && wfd != rfd) e->add_flags_guard(FlagsGuard(wfd));
   if (rfd >= 0) VMCAT_RETURN_IF_ERROR(PrepareInheritedFd(e.get(), rfd, a.options));
   if (wfd >= 0 && wfd != rfd) VMCAT_RETURN_IF_ERROR(PrepareInheritedFd(e.get(), wfd, a.options));
   return e;
@@ -570,7 +576,6 @@ Status PrepareInheritedFd(Endpoint* endpoint, int fd, const AddressOptions& opti
     VMCAT_ASSIGN_OR_RETURN(auto guard, TerminalGuard::Apply(fd, options.termios));
     endpoint->set_terminal(std::move(guard));
   }
-  endpoint->add_flags_guard(FlagsGuard(fd));
   return SetNonBlocking(fd, true);
 }
 

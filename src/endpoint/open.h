@@ -31,8 +31,10 @@ class OpenOperation {
 std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, std::string name,
                                          Access access, OpenOperation::Done done);
 
-/// Sets O_NONBLOCK on an inherited descriptor (restored when the endpoint is
-/// destroyed) and applies terminal options if it is a terminal.
+/// Sets O_NONBLOCK on an inherited descriptor and applies terminal options if
+/// it is a terminal. The caller first gives the endpoint a FlagsGuard for it
+/// (and for any descriptor sharing its open file description), so that the
+/// original flags come back when the endpoint is destroyed.
 Status PrepareInheritedFd(Endpoint* endpoint, int fd, const AddressOptions& options);
 
 /// Applies socket options shared by connecting and listening sockets.

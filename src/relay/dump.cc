@@ -34,20 +34,25 @@ std::string Dumper::Format(std::string_view data, const timespec& when) {
   offset_ += data.size();
   out += header;
   if (hex_ && text_) {
-    for (size_t line = 0; line < data.size(); line += 16) {
-      std::string ascii;
-      for (size_t i = 0; i < 16; ++i) {
-        if (line + i < data.size()) {
-          unsigned char c = static_cast<unsigned char>(data[line + i]);
-          AppendHex(&out, c);
-          ascii.push_back(Printable(c) ? static_cast<char>(c) : '.');
-        } else {
-          out += "   ";
-        }
+    // Rows of up to 16 bytes; like socat, a newline also ends a row, so the
+    // text column reads line by line.
+    size_t pos = 0;
+    while (pos < data.size()) {
+      size_t row = 0;
+      while (row < 16 && pos + row < data.size()) {
+        if (data[pos + row++] == '\n') break;
       }
+      std::string ascii;
+      for (size_t i = 0; i < row; ++i) {
+        unsigned char c = static_cast<unsigned char>(data[pos + i]);
+        AppendHex(&out, c);
+        ascii.push_back(Printable(c) ? static_cast<char>(c) : '.');
+      }
+      out.append(3 * (16 - row), ' ');
       out += "  ";
       out += ascii;
       out += '\n';
+      pos += row;
     }
     out += "--\n";
   } else if (hex_) {
@@ -56,12 +61,32 @@ std::string Dumper::Format(std::string_view data, const timespec& when) {
     out += '\n';
   } else {
     for (unsigned char c : data) {
-      if (c == '\n' || c == '\t') {
-        out.push_back(static_cast<char>(c));
-      } else if (c == '\r') {
-        out += "\\r";
-      } else {
-        out.push_back(Printable(c) ? static_cast<char>(c) : '.');
+      // socat's escapes; other unprintable bytes become '.'.
+      switch (c) {
+        case '\n':
+        case '\t':
+          out.push_back(static_cast<char>(c));
+          break;
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        default:
+          out.push_back(Printable(c) ? static_cast<char>(c) : '.');
       }
     }
   }

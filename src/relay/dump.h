@@ -3,10 +3,11 @@
 //   > 2026/11/23 17:27:56.341688  length=6 from=0 to=5
 //   hello
 //
-// ">" is data from address 1 to address 2, "<" the other way. With -v, bytes
-// that are not printable show as '.', and "\r" is written as the two
-// characters \r. With -x alone the hex bytes form one line; with -x and -v,
-// 16 bytes a line with a text column, then "--".
+// ">" is data from address 1 to address 2, "<" the other way. With -v,
+// \a \b \v \f \r and the backslash are written as C escapes (two
+// characters) and other bytes that are not printable show as '.'. With -x
+// alone the hex bytes form one line; with -x and -v, rows of 16 bytes (a
+// newline ends a row early) with a text column, then "--".
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,13 @@ TEST_F(DumperTest, TextLikeSocatDashV) {
   EXPECT_EQ(d.Format("ab", When()), "> 2026/11/23 17:27:56.341688  length=2 from=14 to=15\nab");
 }
 
+TEST_F(DumperTest, TextEscapesLikeSocat) {
+  Dumper d(true, false, '<');
+  EXPECT_EQ(d.Format(std::string("\a\b\t\v\f\r\\\0\xff", 9), When()),
+            "< 2026/11/23 17:27:56.341688  length=9 from=0 to=8\n"
+            "\\a\\b\t\\v\\f\\r\\\\..");
+}
+
 TEST_F(DumperTest, HexOnlyIsOneLine) {
   Dumper d(false, true, '<');
   EXPECT_EQ(d.Format("hi\n", When()),
@@ -37,6 +44,15 @@ TEST_F(DumperTest, HexAndTextSixteenPerLine) {
             "> 2026/11/23 17:27:56.341688  length=18 from=0 to=17\n"
             " 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41  AAAAAAAAAAAAAAAA\n"
             " 41 41                                            AA\n"
+            "--\n");
+}
+
+TEST_F(DumperTest, HexAndTextRowsEndAtNewlines) {
+  Dumper d(true, true, '>');
+  EXPECT_EQ(d.Format("hi\nthere\n", When()),
+            "> 2026/11/23 17:27:56.341688  length=9 from=0 to=8\n"
+            " 68 69 0a                                         hi.\n"
+            " 74 68 65 72 65 0a                                there.\n"
             "--\n");
 }
 

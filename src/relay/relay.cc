@@ -11,6 +11,10 @@ namespace vmcat {
 namespace {
 constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
+// socat's default -t: how long to wait for more datagrams after the other
+// direction ended, when the remaining direction reads from a datagram socket.
+constexpr double kDatagramHalfCloseWait = 0.5;
+
 std::chrono::nanoseconds Seconds(double s) {
   return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
 }
@@ -164,9 +168,16 @@ void Relay::OnPumpFinished(Pump* pump) {
   if (IsUserTerminal(*specs_[other_source], *endpoints_[other_source])) {
     return End(Status::Ok());
   }
-  if (options_.half_close_timeout && half_close_timer_ == 0) {
+  std::optional<double> wait = options_.half_close_timeout;
+  // A datagram socket never reads an EOF, so waiting for the remaining
+  // direction to end would never end (`echo msg | vmcat relay - UDP:h:p`
+  // would hang): wait as socat does by default instead.
+  if (!wait && endpoints_[other_source]->read_kind() == FdKind::kDatagramSocket) {
+    wait = kDatagramHalfCloseWait;
+  }
+  if (wait && half_close_timer_ == 0) {
     std::weak_ptr<Relay*> alive = alive_;
-    half_close_timer_ = loop_->AddTimer(Seconds(*options_.half_close_timeout), [alive] {
+    half_close_timer_ = loop_->AddTimer(Seconds(*wait), [alive] {
       auto token = alive.lock();
       if (!token || !*token) return;
       (*token)->half_close_timer_ = 0;

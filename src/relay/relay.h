@@ -4,6 +4,8 @@
 // When one direction reaches EOF, the other endpoint's write side is shut
 // down and the other direction keeps flowing until it ends too: no fixed
 // cut-off loses a slow answer. -t bounds that wait; -T ends an idle relay.
+// A datagram socket cannot send an EOF, so when the remaining direction reads
+// from one, the wait is socat's default 0.5 s unless -t says otherwise.
 // The escape byte ends the session at once. When the remaining direction
 // reads from the user's terminal (STDIO on a tty), there is nobody to wait
 // for and the session ends as well.

@@ -30,8 +30,7 @@ namespace vmcat {
 std::string RuntimeRoot(const std::string& override_dir);
 
 struct VmPaths {
-  std::string dir, ctl, serial, monitor, serial_log, qemu_log, supervisor_log, state, lock,
-      config;
+  std::string dir, ctl, serial, monitor, serial_log, qemu_log, supervisor_log, state, lock, config;
   static VmPaths For(const std::string& root, const std::string& name);
   /// Rotated serial log number `n` (0 is serial.log itself).
   std::string SerialLog(unsigned n) const;

@@ -59,7 +59,11 @@ void SerialHub::Output(std::string_view bytes) {
   ring_.Append(bytes);
   for (auto it = viewers_.begin(); it != viewers_.end();) {
     Viewer* v = (it++)->get();
-    v->conn->Send(bytes);  // may detach a slow viewer (and erase it)
+    if (v->decided) {
+      v->conn->Send(bytes);  // may detach a slow viewer
+    } else {
+      v->early_output.append(bytes);
+    }
   }
 }
 
@@ -69,9 +73,8 @@ void SerialHub::Attach(std::unique_ptr<Conn> conn, const AttachOptions& o,
   Viewer* v = viewer.get();
   v->conn = std::move(conn);
   v->interactive = o.interactive;
+  v->early_input = std::string(pending_input);
   viewers_.push_back(std::move(viewer));
-  bool keyboard = o.interactive && (keyboard_ == nullptr || o.force);
-  if (keyboard) GiveKeyboard(v, /*announce=*/false);
   Conn* c = v->conn.get();
   c->on_data = [this, v](std::string_view bytes) { Input(v, bytes); };
   c->on_eof = [this, v] { Remove(v); };
@@ -80,13 +83,36 @@ void SerialHub::Attach(std::unique_ptr<Conn> conn, const AttachOptions& o,
     // Defer: we may be inside this viewer's own callback.
     loop_->Post([this, v] { Remove(v); });
   };
+  // Decide who gets the keyboard on the next turn: a viewer that closed just
+  // before this one connected (its EOF is in the same batch of events) must
+  // not keep the keyboard from it.
+  loop_->Post([this, v, o] {
+    if (Contains(v)) Decide(v, o);
+  });
+}
+
+bool SerialHub::Contains(const Viewer* v) const {
+  for (const auto& p : viewers_) {
+    if (p.get() == v) return true;
+  }
+  return false;
+}
+
+void SerialHub::Decide(Viewer* v, const AttachOptions& o) {
+  bool keyboard = o.interactive && (keyboard_ == nullptr || o.force);
+  if (keyboard) GiveKeyboard(v, /*announce=*/false);
+  v->decided = true;
+  Conn* c = v->conn.get();
   if (o.preamble) c->Send(o.preamble(keyboard));
-  if (o.history) c->Send(ring_.Tail(kHistoryBytes));
+  // The ring already holds what was printed since the attach.
+  c->Send(o.history ? ring_.Tail(kHistoryBytes) : v->early_output);
+  v->early_output.clear();
   if (eof_) {
     c->CloseWhenFlushed();
     return;
   }
-  if (!pending_input.empty()) Input(v, pending_input);
+  std::string early = std::move(v->early_input);
+  if (!early.empty()) Input(v, early);
 }
 
 void SerialHub::GiveKeyboard(Viewer* v, bool announce) {
@@ -133,7 +159,7 @@ void SerialHub::Remove(Viewer* v) {
       keyboard_ = nullptr;
       // The longest-attached interactive viewer inherits the keyboard.
       for (auto& other : viewers_) {
-        if (other->interactive && !other->conn->closed()) {
+        if (other->interactive && other->decided && !other->conn->closed()) {
           GiveKeyboard(other.get(), /*announce=*/true);
           break;
         }

@@ -53,7 +53,12 @@ class SerialHub : public IoHandler {
   struct Viewer {
     std::unique_ptr<Conn> conn;
     bool interactive;
+    bool decided = false;      // keyboard decision made, preamble sent
+    std::string early_input;   // typed before the decision
+    std::string early_output;  // printed by the guest before the decision
   };
+  void Decide(Viewer* v, const AttachOptions& options);
+  bool Contains(const Viewer* v) const;
   void Input(Viewer* v, std::string_view bytes);
   void Output(std::string_view bytes);
   void FlushInput();
