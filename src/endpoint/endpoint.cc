@@ -14,6 +14,12 @@
 
 namespace vmcat {
 
+namespace {
+// Bytes written to a pty master reach the line discipline a moment after
+// write() returns; until then an empty input queue proves nothing.
+constexpr auto kPtySettle = std::chrono::milliseconds(5);
+}  // namespace
+
 const char* ToString(FdKind kind) {
   switch (kind) {
     case FdKind::kStreamSocket:
@@ -48,29 +54,59 @@ FdKind ClassifyFd(int fd) {
 }
 
 FlagsGuard::FlagsGuard(int fd) : fd_(fd), flags_(fcntl(fd, F_GETFL)) {
-  if (flags_ < 0) fd_ = -1;
+  if (flags_ < 0) {
+    fd_ = -1;
+    return;
+  }
+  crash_slot_ = RestoreFlagsOnCrash(fd_, flags_);
 }
 
-FlagsGuard::FlagsGuard(FlagsGuard&& other) noexcept : fd_(other.fd_), flags_(other.flags_) {
+FlagsGuard::FlagsGuard(FlagsGuard&& other) noexcept
+    : fd_(other.fd_), flags_(other.flags_), crash_slot_(other.crash_slot_) {
   other.fd_ = -1;
+  other.crash_slot_ = -1;
 }
 
 FlagsGuard& FlagsGuard::operator=(FlagsGuard&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) fcntl(fd_, F_SETFL, flags_);
+    ForgetCrashFlags(crash_slot_);
     fd_ = other.fd_;
     flags_ = other.flags_;
+    crash_slot_ = other.crash_slot_;
     other.fd_ = -1;
+    other.crash_slot_ = -1;
   }
   return *this;
 }
 
 FlagsGuard::~FlagsGuard() {
   if (fd_ >= 0) fcntl(fd_, F_SETFL, flags_);
+  ForgetCrashFlags(crash_slot_);
+}
+
+void FlagsGuard::Dismiss() {
+  ForgetCrashFlags(crash_slot_);
+  crash_slot_ = -1;
+  fd_ = -1;
 }
 
 ChildProcess::~ChildProcess() {
-  if (!exited_ && pid_ > 0) kill(pid_, SIGTERM);
+  if (exited_ || pid_ <= 0) return;
+  // A child on a pty that leads its own process group (setsid, setpgid) gets
+  // what a terminal hang-up sends: an interactive shell ignores SIGTERM but
+  // ends on SIGHUP, passing it on to its jobs; the whole group gets it (the
+  // commands of a shell without job control are in it), and SIGCONT wakes a
+  // stopped one so that it sees it. A child in our own process group gets
+  // SIGTERM: bash would pass a SIGHUP on to its jobs' process group, which is
+  // then ours, and end this process too. Such a shell has no terminal to hang
+  // up; it ends when it next reads the closed pty.
+  if (on_terminal_ && getpgid(pid_) == pid_) {
+    kill(-pid_, SIGHUP);
+    kill(-pid_, SIGCONT);
+    return;
+  }
+  kill(pid_, SIGTERM);
 }
 
 Endpoint::Endpoint(std::string name, UniqueFd fd, FdKind kind)
@@ -102,6 +138,11 @@ int Endpoint::write_fd() const {
   if (writer_) return writer_->write_fd();
   if (write_closed_) return -1;
   return write_fd_.valid() ? write_fd_.get() : fd_.get();
+}
+
+void Endpoint::set_child(std::unique_ptr<ChildProcess> child) {
+  child_ = std::move(child);
+  if (child_ && read_kind_ == FdKind::kTty) child_->set_on_terminal(true);
 }
 
 ChildProcess* Endpoint::child() const {
@@ -145,51 +186,72 @@ void Endpoint::ReleaseFlagsGuard(int fd, int other_fd) {
 
 void Endpoint::NoteWritten(const char* data, size_t n) {
   if (writer_) return writer_->NoteWritten(data, n);
-  if (n > 0) last_written_newline_ = data[n - 1] == '\n';
+  if (n == 0) return;
+  last_written_newline_ = data[n - 1] == '\n';
+  if (write_kind_ == FdKind::kTty) last_written_ = std::chrono::steady_clock::now();
 }
 
-Status Endpoint::CloseWrite() {
+Result<CloseWriteState> Endpoint::CloseWrite() {
   if (writer_) return writer_->CloseWrite();
-  if (write_closed_) return Status::Ok();
-  write_closed_ = true;
+  if (write_closed_) return CloseWriteState::kClosed;
   if (write_fd_.valid()) {
+    write_closed_ = true;
     // Separate write descriptor (pipe, stdout, file): closing it is the EOF,
     // but a socket may have other references (stdin and stdout dup'ed from
     // one socket), so shut it down explicitly.
     if (write_kind_ == FdKind::kStreamSocket) shutdown(write_fd_.get(), SHUT_WR);
     ReleaseFlagsGuard(write_fd_.get(), read_fd_.get());
     write_fd_.reset();
-    return Status::Ok();
+    return CloseWriteState::kClosed;
   }
-  switch (write_kind_) {
-    case FdKind::kStreamSocket:
-      if (shutdown(fd_.get(), SHUT_WR) < 0 && errno != ENOTCONN) {
-        return Status::Errno("shutdown", errno);
-      }
-      return Status::Ok();
-    case FdKind::kTty: {
-      // A pty cannot be half-closed; in canonical mode the EOF character is
-      // the terminal's way to say "end of input" (twice after a partial line).
-      struct termios t;
-      if (tcgetattr(fd_.get(), &t) != 0 || t.c_cc[VEOF] == _POSIX_VDISABLE) return Status::Ok();
-      char eof[2] = {static_cast<char>(t.c_cc[VEOF]), static_cast<char>(t.c_cc[VEOF])};
-      if (t.c_lflag & ICANON) return WriteAll(fd_.get(), eof, last_written_newline_ ? 1 : 2);
-      // Non-canonical: the program edits lines itself (bash's readline at its
-      // prompt) and sees the character as if typed. At the start of a line,
-      // line editors take it as end of input like the user's Ctrl-D; without
-      // it an EXEC:bash,pty session would outlive its client forever. Only
-      // for our own EXEC child on a pty master: to a PTY address's other
-      // program, a serial line or the user's terminal it would be data.
-      int pty_number = 0;
-      if (child_ && last_written_newline_ && ioctl(fd_.get(), TIOCGPTN, &pty_number) == 0) {
-        return WriteAll(fd_.get(), eof, 1);
-      }
-      return Status::Ok();
+  if (write_kind_ == FdKind::kTty) {
+    Result<CloseWriteState> r = SendTerminalEof();
+    if (!r.ok() || *r == CloseWriteState::kClosed) write_closed_ = true;
+    return r;
+  }
+  write_closed_ = true;
+  if (write_kind_ == FdKind::kStreamSocket && shutdown(fd_.get(), SHUT_WR) < 0 &&
+      errno != ENOTCONN) {
+    return Status::Errno("shutdown", errno);
+  }
+  // Datagram sockets and others have no EOF to send.
+  return CloseWriteState::kClosed;
+}
+
+Result<CloseWriteState> Endpoint::SendTerminalEof() {
+  // A pty cannot be half-closed; in canonical mode the EOF character is the
+  // terminal's way to say "end of input" (twice after a partial line).
+  int fd = fd_.get();
+  int pty_number = 0;
+  bool own_pty = child_ && ioctl(fd, TIOCGPTN, &pty_number) == 0;
+  if (own_pty) {
+    // Our own EXEC child: the program is gone, or it must be waiting for input
+    // with nothing unread, so that the mode below is the one it reads in.
+    if (child_->exited()) return CloseWriteState::kClosed;
+    if (std::chrono::steady_clock::now() - last_written_ < kPtySettle) {
+      return CloseWriteState::kLater;
     }
-    default:
-      // Datagram sockets and others have no EOF to send.
-      return Status::Ok();
+    // Checked before the unread input: a waiting program cannot have read
+    // more, nor changed the mode, since.
+    if (!PtyProgramAwaitsInput(fd, child_->pid())) return CloseWriteState::kLater;
+    std::optional<int> unread = PtyUnreadInput(fd);
+    if (unread && *unread > 0) return CloseWriteState::kLater;
   }
+  struct termios t;
+  if (tcgetattr(fd, &t) != 0 || t.c_cc[VEOF] == _POSIX_VDISABLE) return CloseWriteState::kClosed;
+  char eof[2] = {static_cast<char>(t.c_cc[VEOF]), static_cast<char>(t.c_cc[VEOF])};
+  if (t.c_lflag & ICANON) {
+    VMCAT_RETURN_IF_ERROR(WriteAll(fd, eof, last_written_newline_ ? 1 : 2));
+    return CloseWriteState::kClosed;
+  }
+  // Non-canonical: the program edits lines itself (bash's readline at its
+  // prompt) and sees the character as if typed. At the start of a line, line
+  // editors take it as end of input like the user's Ctrl-D; without it an
+  // EXEC:bash,pty session would outlive its client forever. Only for our own
+  // EXEC child on a pty master: to a PTY address's other program, a serial
+  // line or the user's terminal it would be data.
+  if (own_pty && last_written_newline_) VMCAT_RETURN_IF_ERROR(WriteAll(fd, eof, 1));
+  return CloseWriteState::kClosed;
 }
 
 void Endpoint::CloseRead() {

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,9 @@ const char* ToString(FdKind kind);
 /// Classifies an open descriptor with fstat/isatty.
 FdKind ClassifyFd(int fd);
 
-/// Restores a descriptor's file status flags (O_NONBLOCK) on destruction; used
-/// for inherited descriptors such as stdin that other processes share.
+/// Restores a descriptor's file status flags (O_NONBLOCK) on destruction, and
+/// on a crash signal too; used for inherited descriptors such as stdin that
+/// other processes share.
 class FlagsGuard {
  public:
   FlagsGuard() = default;
@@ -44,15 +46,17 @@ class FlagsGuard {
   ~FlagsGuard();
   int fd() const { return fd_; }
   /// Forgets the descriptor without restoring anything.
-  void Dismiss() { fd_ = -1; }
+  void Dismiss();
 
  private:
   int fd_ = -1;
   int flags_ = 0;
+  int crash_slot_ = -1;  // RestoreFlagsOnCrash
 };
 
-/// A child process started for an EXEC/SYSTEM address. On destruction a child
-/// that is still running gets SIGTERM; reaping is left to the event loop.
+/// A child process started for an EXEC/SYSTEM address. On destruction (the
+/// relay ended) a child that is still running is told to stop; reaping is
+/// left to the event loop.
 class ChildProcess {
  public:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
@@ -67,11 +71,23 @@ class ChildProcess {
     exited_ = true;
     wait_status_ = wait_status;
   }
+  /// The child runs on a pty: if it leads its own process group (setsid,
+  /// setpgid), ending sends the group SIGHUP as a terminal hang-up would (an
+  /// interactive shell ignores SIGTERM). Otherwise the child gets SIGTERM.
+  void set_on_terminal(bool on) { on_terminal_ = on; }
+  bool on_terminal() const { return on_terminal_; }
 
  private:
   pid_t pid_;
   bool exited_ = false;
+  bool on_terminal_ = false;
   int wait_status_ = 0;
+};
+
+/// How far Endpoint::CloseWrite got.
+enum class CloseWriteState {
+  kClosed,  // the peer will read EOF (or cannot be told more than it was)
+  kLater,   // not yet: call CloseWrite again after a short delay
 };
 
 class Endpoint {
@@ -97,13 +113,21 @@ class Endpoint {
 
   /// Ends the writing direction so the peer reads EOF, keeping the reading
   /// direction open: shutdown(SHUT_WR) on a socket, close() on a separate
-  /// write descriptor, the terminal's EOF character on a pty in canonical mode.
-  Status CloseWrite();
+  /// write descriptor, the terminal's EOF character on a pty. For the pty of
+  /// our own EXEC child that character is only sent once the program waits
+  /// for input and has read everything written before it (kLater until then):
+  /// its meaning depends on the terminal mode when the program reads it, and
+  /// a line editor starting up or returning to its prompt switches the mode
+  /// (a pending canonical EOF then reads as a NUL byte and the shell never
+  /// ends). Nothing may be written after the first call.
+  Result<CloseWriteState> CloseWrite();
   /// Closes the reading direction when it is a separate descriptor.
   void CloseRead();
 
   // Ownership of resources tied to this endpoint.
-  void set_child(std::unique_ptr<ChildProcess> child) { child_ = std::move(child); }
+  /// Owns `child`; a child on this endpoint's terminal (EXEC,pty) gets hung up
+  /// on when the endpoint goes.
+  void set_child(std::unique_ptr<ChildProcess> child);
   /// The EXEC child on the reading side (or the only one), if any.
   ChildProcess* child() const;
   /// Every child this endpoint owns (a dual address may have two).
@@ -116,7 +140,7 @@ class Endpoint {
   /// Bytes to deliver before anything read from the descriptor (the first
   /// datagram of UDP-LISTEN).
   std::string& initial_data() { return reader_ ? reader_->initial_data() : initial_data_; }
-  /// For pty masters in canonical mode: whether the last byte written was '\n'.
+  /// For pty masters: whether the last byte written was '\n', and when.
   void NoteWritten(const char* data, size_t n);
   /// UDP-RECVFROM: the read side yields one datagram, then EOF.
   bool one_shot_read = false;
@@ -130,6 +154,7 @@ class Endpoint {
   FdKind write_kind_;
   bool write_closed_ = false;
   bool last_written_newline_ = true;
+  std::chrono::steady_clock::time_point last_written_{};
   std::unique_ptr<ChildProcess> child_;
   std::unique_ptr<TerminalGuard> terminal_;
   std::vector<FlagsGuard> flags_guards_;
@@ -137,6 +162,8 @@ class Endpoint {
   /// descriptor shares its open file description with `other_fd` (then the
   /// restore waits for the other one).
   void ReleaseFlagsGuard(int fd, int other_fd);
+  /// CloseWrite on a terminal.
+  Result<CloseWriteState> SendTerminalEof();
   std::string unlink_path_;
   std::string initial_data_;
   std::unique_ptr<Endpoint> reader_;  // set for dual addresses

@@ -340,9 +340,7 @@ class SingleOpen : public OpenOperation, public IoHandler {
       timeout_timer_ = loop_->AddTimer(Seconds(*address_.options.connect_timeout), [this] {
         timeout_timer_ = 0;
         Unwatch();
-        socket_.reset();
-        Failed(Status::Error("connect: timed out after " +
-                             FormatSeconds(*address_.options.connect_timeout)));
+        Failed(Status::Error(TimeoutMessage()));
       });
     }
     candidates_.clear();
@@ -370,6 +368,20 @@ class SingleOpen : public OpenOperation, public IoHandler {
         Fatal("SingleOpen: unexpected type");
     }
     TryNextCandidate();
+  }
+
+  // What connect-timeout interrupted, naming the target (with several
+  // resolved addresses, the one being tried).
+  std::string TimeoutMessage() const {
+    std::string limit = "timed out after " + FormatSeconds(*address_.options.connect_timeout);
+    if (address_.type() == AddressType::kHybridVsockConnect) {
+      return "hybrid vsock " + address_.params[0] + " port " + address_.params[1] +
+             (stage_ == Stage::kHandshake ? ": CONNECT handshake " : ": connect ") + limit;
+    }
+    if (candidate_ < candidates_.size()) {
+      return "connect " + candidates_[candidate_].ToString() + ": " + limit;
+    }
+    return "connect: " + limit;
   }
 
   static std::string FormatSeconds(double s) {

@@ -1,10 +1,12 @@
 #include "relay/pump.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -60,8 +62,9 @@ Pump::Pump(PumpOwner* owner, char direction, Endpoint* source, const AddressOpti
 Pump::~Pump() = default;
 
 bool Pump::SpliceEligible() const {
-  if (splice_ruled_out_ || dumper_.enabled() || escape_ || ignoreeof_ || read_conv_.active() ||
-      write_conv_.active() || source_datagram_ || sink_datagram_ || source_->one_shot_read) {
+  if (splice_ruled_out_ || draining_ || dumper_.enabled() || escape_ || ignoreeof_ ||
+      read_conv_.active() || write_conv_.active() || source_datagram_ || sink_datagram_ ||
+      source_->one_shot_read) {
     return false;
   }
   auto ok = [](FdKind k) {
@@ -94,6 +97,10 @@ void Pump::Run() {
     if (splicing()) {
       bool progress = false;
       if (!SpliceStep(&progress)) return;
+      if (draining_ && !eof_ && (!in_->readable || (drain_left_ && *drain_left_ == 0))) {
+        eof_ = true;  // drained: what follows is not "in flight" any more
+        progress = true;
+      }
       if (eof_ && pipe_bytes_ == 0) {
         Finish();
         return;
@@ -105,10 +112,39 @@ void Pump::Run() {
       Finish();
       return;
     }
+    if (draining_ && (!in_->readable || (drain_left_ && *drain_left_ == 0))) {
+      HandleEof();
+      continue;
+    }
     if (!in_->readable) return;
     if (!ReadChunk()) return;
   }
   owner_->OnPumpYield(this);
+}
+
+void Pump::Drain() {
+  if (state_ != State::kRunning) return;
+  draining_ = true;
+  // Only what is readable at this moment, so that a peer that keeps sending
+  // cannot keep the session alive. (A datagram socket would report only its
+  // next datagram: read those until EAGAIN.)
+  int fd = source_->read_fd();
+  int readable = 0;
+  if (fd >= 0 && !source_datagram_ && ioctl(fd, FIONREAD, &readable) == 0) {
+    drain_left_ = static_cast<size_t>(std::max(readable, 0));
+  }
+  // Look even without an edge: the bytes may have arrived during this turn
+  // (the escaping direction's last write, through PIPE, say).
+  in_->readable = true;
+  Run();
+}
+
+size_t Pump::ReadLimit(size_t want) const {
+  return drain_left_ ? std::min(want, *drain_left_) : want;
+}
+
+void Pump::NoteRead(size_t n) {
+  if (drain_left_) *drain_left_ -= std::min(n, *drain_left_);
 }
 
 bool Pump::ReadChunk() {
@@ -116,7 +152,7 @@ bool Pump::ReadChunk() {
     eof_ = true;
     return true;
   }
-  size_t block = config_.block_size;
+  size_t block = ReadLimit(config_.block_size);
   char* buf = ScratchBuffer(block);
   int fd = source_->read_fd();
   if (fd < 0) {  // write-only address: nothing to read
@@ -126,6 +162,7 @@ bool Pump::ReadChunk() {
   ssize_t n = read(fd, buf, block);
   if (n > 0) {
     size_t got = static_cast<size_t>(n);
+    NoteRead(got);
     if (got < block && StreamKind(source_->read_kind()) && !in_->hangup) in_->readable = false;
     if (source_->one_shot_read) one_shot_done_ = true;
     Deliver(buf, got);
@@ -134,7 +171,7 @@ bool Pump::ReadChunk() {
   }
   if (n == 0) {
     if (source_datagram_) return true;  // an empty datagram is not an EOF
-    if (ignoreeof_) {
+    if (ignoreeof_ && !draining_) {
       in_->readable = false;
       if (!in_->pollable) owner_->OnPumpPollLater(this);
       return false;
@@ -145,7 +182,7 @@ bool Pump::ReadChunk() {
   int err = errno;
   if (err == EAGAIN || err == EINTR) {
     in_->readable = false;
-    if (source_program_exited_) {
+    if (source_program_exited_ || draining_) {
       HandleEof();
       return true;
     }
@@ -280,8 +317,9 @@ bool Pump::SpliceStep(bool* progress) {
   }
   if (!eof_ && in_->readable && pipe_bytes_ < pipe_capacity_) {
     ssize_t n = splice(source_->read_fd(), nullptr, pipe_.write_end.get(), nullptr,
-                       pipe_capacity_ - pipe_bytes_, kFlags);
+                       ReadLimit(pipe_capacity_ - pipe_bytes_), kFlags);
     if (n > 0) {
+      NoteRead(static_cast<size_t>(n));
       pipe_bytes_ += static_cast<size_t>(n);
       bytes_ += static_cast<size_t>(n);
       *progress = true;
@@ -314,17 +352,36 @@ void Pump::SourceProgramExited() {
   in_->readable = true;  // look once more: drain, then EOF
 }
 
+void Pump::SinkProgramExited() {
+  sink_program_exited_ = true;
+  if (state_ == State::kClosing) state_ = State::kFinished;  // nobody left to tell
+}
+
 void Pump::Finish() {
   pipe_ = Pipe();
   pipe_bytes_ = 0;
-  Status s = sink_->CloseWrite();
-  if (!s.ok() && !sink_program_exited_) {
+  bool announce = state_ == State::kRunning;  // a retry was announced already
+  Result<CloseWriteState> closed = sink_->CloseWrite();
+  if (!closed.ok() && !sink_program_exited_) {
     state_ = State::kFailed;
-    owner_->OnPumpFailed(this, s.Prefix(sink_->name()));
+    owner_->OnPumpFailed(this, closed.status().Prefix(sink_->name()));
     return;
   }
-  state_ = State::kFinished;
-  owner_->OnPumpFinished(this);
+  if (closed.ok() && *closed == CloseWriteState::kLater && !sink_program_exited_) {
+    state_ = State::kClosing;
+    // 10 ms doubling up to 200 ms: soon for a program about to read its
+    // input, cheap for one busy with a long command.
+    int delay_ms = std::min(200, 10 << std::min(close_attempts_, 5));
+    close_attempts_++;
+    owner_->OnPumpCloseLater(this, std::chrono::milliseconds(delay_ms));
+  } else {
+    state_ = State::kFinished;
+  }
+  if (announce) owner_->OnPumpFinished(this);
+}
+
+void Pump::RetryClose() {
+  if (state_ == State::kClosing) Finish();
 }
 
 void Pump::Fail(const std::string& what, int err) {

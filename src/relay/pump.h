@@ -11,8 +11,13 @@
 // Readiness comes from edge-triggered epoll through FdState; a pump clears a
 // flag when the kernel says EAGAIN (or a stream read/write comes up short),
 // and the relay sets it again on the next edge. Single-threaded.
+//
+// After EOF the pump half-closes its writer. That can take a while for the pty
+// of an EXEC program (see Endpoint::CloseWrite): the pump is then "closing"
+// and its owner calls RetryClose() after the delay the pump asks for.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -35,6 +40,9 @@ struct FdState {
   /// The peer hung up (EPOLLHUP/EPOLLRDHUP): a short read no longer proves
   /// the descriptor drained, because no further edge will announce the EOF.
   bool hangup = false;
+  /// EPOLLHUP or EPOLLERR: on a stream socket, the peer closed both
+  /// directions or reset the connection; nothing written arrives any more.
+  bool gone = false;
 };
 
 struct PumpConfig {
@@ -49,7 +57,8 @@ class Pump;
 class PumpOwner {
  public:
   virtual ~PumpOwner() = default;
-  /// EOF was read and everything before it written; the writer is half-closed.
+  /// EOF was read and everything before it written; the writer is half-closed,
+  /// or closing (then RetryClose is due after OnPumpCloseLater's delay).
   virtual void OnPumpFinished(Pump* pump) = 0;
   virtual void OnPumpFailed(Pump* pump, Status status) = 0;
   /// The budget of one turn ran out with work left: run it again soon.
@@ -58,6 +67,8 @@ class PumpOwner {
   virtual void OnPumpActivity() = 0;
   /// ignoreeof on a descriptor that cannot be polled: retry reading later.
   virtual void OnPumpPollLater(Pump* pump) = 0;
+  /// The writer cannot be half-closed yet: call pump->RetryClose() after `delay`.
+  virtual void OnPumpCloseLater(Pump* pump, std::chrono::milliseconds delay) = 0;
 };
 
 class Pump {
@@ -73,25 +84,36 @@ class Pump {
 
   /// Moves data until blocked, finished, failed or out of budget.
   void Run();
+  /// The other direction ended the session (escape): deliver what the source
+  /// has readable right now, then finish; never wait for more.
+  void Drain();
+  /// Tries the half-close again (after OnPumpCloseLater).
+  void RetryClose();
 
   char direction() const { return direction_; }
   bool finished() const { return state_ == State::kFinished; }
   bool failed() const { return state_ == State::kFailed; }
+  /// Moving data (not finished, closing or failed).
   bool active() const { return state_ == State::kRunning; }
+  /// All data delivered; waiting to half-close the writer.
+  bool closing() const { return state_ == State::kClosing; }
   /// The escape byte was read: the session should end.
   bool escaped() const { return escaped_; }
   bool splicing() const { return pipe_.read_end.valid(); }
   uint64_t bytes() const { return bytes_; }
   Endpoint* source() const { return source_; }
   Endpoint* sink() const { return sink_; }
+  const FdState* in() const { return in_; }
+  const FdState* out() const { return out_; }
 
   /// The source's program (EXEC) ended: once its output is drained, EOF.
   void SourceProgramExited();
-  /// The sink's program ended: what it could not take is undeliverable.
-  void SinkProgramExited() { sink_program_exited_ = true; }
+  /// The sink's program ended: what it could not take is undeliverable, and
+  /// it needs no EOF any more.
+  void SinkProgramExited();
 
  private:
-  enum class State { kRunning, kFinished, kFailed };
+  enum class State { kRunning, kClosing, kFinished, kFailed };
 
   bool ReadChunk();                          // copy mode; false when blocked/stopped
   void Deliver(const char* data, size_t n);  // transforms, dump, write or keep pending
@@ -105,6 +127,9 @@ class Pump {
   bool StreamKind(FdKind kind) const {
     return kind == FdKind::kStreamSocket || kind == FdKind::kPipe;
   }
+  /// Bytes the next read may take (Drain's limit).
+  size_t ReadLimit(size_t want) const;
+  void NoteRead(size_t n);
 
   PumpOwner* owner_;
   char direction_;
@@ -134,6 +159,9 @@ class Pump {
   size_t pipe_capacity_ = 0;
   bool splice_ruled_out_ = false;
   uint64_t bytes_ = 0;
+  bool draining_ = false;
+  std::optional<size_t> drain_left_;  // bytes readable when Drain started
+  int close_attempts_ = 0;
 };
 
 }  // namespace vmcat

@@ -1,5 +1,6 @@
 #include "relay/relay.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,11 @@ constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 // socat's default -t: how long to wait for more datagrams after the other
 // direction ended, when the remaining direction reads from a datagram socket.
 constexpr double kDatagramHalfCloseWait = 0.5;
+
+// After the escape byte, the other direction delivers what was readable at
+// that moment; this bounds how long a sink that does not take it may delay
+// the end.
+constexpr double kEscapeDrainLimit = 1.0;
 
 std::chrono::nanoseconds Seconds(double s) {
   return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
@@ -52,8 +58,10 @@ Relay::Relay(Loop* loop, const RelayOptions& options, std::unique_ptr<Endpoint> 
 
 Relay::~Relay() {
   *alive_ = nullptr;
-  if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
-  if (idle_timer_) loop_->CancelTimer(idle_timer_);
+  for (Loop::TimerId id :
+       {half_close_timer_, idle_timer_, drain_timer_, close_timers_[0], close_timers_[1]}) {
+    if (id) loop_->CancelTimer(id);
+  }
   for (int fd : registered_)
     loop_->Remove(fd);
   // Pumps refer to endpoints: destroy them first.
@@ -151,10 +159,31 @@ void Relay::OnIo(int fd, uint32_t events) {
   if (state == nullptr) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) state->readable = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) state->hangup = true;
+  if (events & (EPOLLHUP | EPOLLERR)) state->gone = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) state->writable = true;
   for (auto& p : pumps_) {
     if (ended_) return;
     if (p && p->active()) p->Run();
+  }
+  EndIfSinkGone();
+}
+
+void Relay::EndIfSinkGone() {
+  for (int i = 0; i < 2 && !ended_; ++i) {
+    Pump* p = pumps_[i].get();
+    if (p == nullptr || !p->active() || !p->out()->gone) continue;
+    if (p->sink()->write_kind() != FdKind::kStreamSocket) continue;
+    // Only once the direction reading that socket has read what the peer
+    // sent before it left, and delivered the EOF too (an EXEC program may
+    // still be reading its input): before that, the peer's data is not lost.
+    // A socket nobody reads from reports the loss on the next write.
+    Pump* reverse = pumps_[1 - i].get();
+    if (reverse == nullptr || reverse->in() != p->out() || !reverse->finished()) continue;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(p->out()->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    LogInfo(p->sink()->name() + ": the peer closed the connection: ending the relay");
+    End(err != 0 ? Status::Errno("connection", err).Prefix(p->sink()->name()) : Status::Ok());
   }
 }
 
@@ -163,11 +192,27 @@ void Relay::OnPumpFinished(Pump* pump) {
           " ended after " + std::to_string(pump->bytes()) + " bytes");
   Pump* other = pump == pumps_[0].get() ? pumps_[1].get() : pumps_[0].get();
   if (other == nullptr || !other->active()) return End(Status::Ok());
-  if (pump->escaped()) return End(Status::Ok());
+  if (pump->escaped()) {
+    // The user asked to leave: deliver what is already on its way (an
+    // answer that arrived with the keystroke), but never wait for more.
+    other->Drain();
+    if (!ended_ && other->active() && drain_timer_ == 0) {
+      std::weak_ptr<Relay*> alive = alive_;
+      drain_timer_ = loop_->AddTimer(Seconds(kEscapeDrainLimit), [alive] {
+        auto token = alive.lock();
+        if (!token || !*token) return;
+        (*token)->drain_timer_ = 0;
+        (*token)->End(Status::Ok());
+      });
+    }
+    return;
+  }
   int other_source = other == pumps_[0].get() ? 0 : 1;
   if (IsUserTerminal(*specs_[other_source], *endpoints_[other_source])) {
     return End(Status::Ok());
   }
+  EndIfSinkGone();
+  if (ended_) return;
   std::optional<double> wait = options_.half_close_timeout;
   // A datagram socket never reads an EOF, so waiting for the remaining
   // direction to end would never end (`echo msg | vmcat relay - UDP:h:p`
@@ -212,6 +257,21 @@ void Relay::OnPumpPollLater(Pump* pump) {
   });
 }
 
+void Relay::OnPumpCloseLater(Pump* pump, std::chrono::milliseconds delay) {
+  int index = IndexOf(pump);
+  if (close_timers_[index]) loop_->CancelTimer(close_timers_[index]);
+  std::weak_ptr<Relay*> alive = alive_;
+  close_timers_[index] = loop_->AddTimer(delay, [alive, pump, index] {
+    auto token = alive.lock();
+    if (!token || !*token) return;
+    Relay* self = *token;
+    self->close_timers_[index] = 0;
+    if (self->ended_) return;
+    pump->RetryClose();
+    self->EndIfSinkGone();
+  });
+}
+
 void Relay::OnPumpActivity() {
   if (options_.idle_timeout) last_activity_ = Clock::now();
 }
@@ -245,9 +305,11 @@ void Relay::End(Status status) {
   for (int fd : registered_)
     loop_->Remove(fd);
   registered_.clear();
-  if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
-  if (idle_timer_) loop_->CancelTimer(idle_timer_);
-  half_close_timer_ = idle_timer_ = 0;
+  for (Loop::TimerId* id :
+       {&half_close_timer_, &idle_timer_, &drain_timer_, &close_timers_[0], &close_timers_[1]}) {
+    if (*id) loop_->CancelTimer(*id);
+    *id = 0;
+  }
   // Report from a fresh loop turn: the caller may destroy the relay, and we
   // may be deep inside one of its pumps right now.
   std::weak_ptr<Relay*> alive = alive_;

@@ -6,9 +6,13 @@
 // cut-off loses a slow answer. -t bounds that wait; -T ends an idle relay.
 // A datagram socket cannot send an EOF, so when the remaining direction reads
 // from one, the wait is socat's default 0.5 s unless -t says otherwise.
-// The escape byte ends the session at once. When the remaining direction
+// The escape byte ends the session without waiting: the other direction
+// delivers only what is readable at that moment. When the remaining direction
 // reads from the user's terminal (STDIO on a tty), there is nobody to wait
-// for and the session ends as well.
+// for and the session ends as well. Nor is there once the remaining
+// direction's stream socket is gone for good (the peer closed both directions
+// or reset the connection after its EOF): an EXEC program behind the relay
+// would otherwise be kept forever by a client that is no more.
 #pragma once
 
 #include <functional>
@@ -60,12 +64,16 @@ class Relay : public IoHandler, public PumpOwner {
   void OnPumpYield(Pump* pump) override;
   void OnPumpActivity() override;
   void OnPumpPollLater(Pump* pump) override;
+  void OnPumpCloseLater(Pump* pump, std::chrono::milliseconds delay) override;
 
  private:
   FdState* StateFor(int fd);
   void WatchChildren(int index);
   void End(Status status);
   void ArmIdleTimer();
+  int IndexOf(const Pump* pump) const { return pump == pumps_[0].get() ? 0 : 1; }
+  /// Ends the relay when a pump can only write to a peer that is gone.
+  void EndIfSinkGone();
 
   Loop* loop_;
   RelayOptions options_;
@@ -78,6 +86,8 @@ class Relay : public IoHandler, public PumpOwner {
   bool ended_ = false;
   Loop::TimerId half_close_timer_ = 0;
   Loop::TimerId idle_timer_ = 0;
+  Loop::TimerId drain_timer_ = 0;
+  Loop::TimerId close_timers_[2] = {0, 0};  // per pump: RetryClose
   Clock::time_point last_activity_;
   std::shared_ptr<Relay*> alive_;  // callbacks check it before touching the relay
 };

@@ -352,7 +352,8 @@ def test_connect_timeout(vmcat):
     assert 0.4 < elapsed < 3
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0] == f'vmcat: address 2 "{address}": connect: timed out after 0.5 s'
+    assert lines[0] == (f'vmcat: address 2 "{address}": '
+                        f'connect 127.0.0.1:{port}: timed out after 0.5 s')
 
 
 def test_connect_timeout_to_a_blackhole_address(vmcat):
@@ -367,5 +368,71 @@ def test_connect_timeout_to_a_blackhole_address(vmcat):
     assert 0.4 < elapsed < 3
     lines = err.splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith(f'vmcat: address 2 "{address}": ')
-    assert "timed out after 0.5 s" in lines[0]
+    assert lines[0] == (f'vmcat: address 2 "{address}": '
+                        'connect 10.255.255.1:9: timed out after 0.5 s')
+
+
+def test_connect_timeout_in_a_hybrid_vsock_handshake_names_path_and_port(vmcat, tmp):
+    """A VMM socket that accepts but never answers CONNECT."""
+    path = tmp / "vmm.vsock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+    address = f"VSOCK-CONNECT:{path}:1234,connect-timeout=0.5"
+    try:
+        started = time.monotonic()
+        r = subprocess.run([vmcat, "relay", "-", address], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        srv.close()
+    assert r.returncode == 1
+    assert 0.4 < elapsed < 3
+    lines = r.stderr.splitlines()
+    assert lines == [f'vmcat: address 2 "{address}": hybrid vsock {path} port 1234: '
+                     'CONNECT handshake timed out after 0.5 s'], r.stderr
+
+
+# --------------------------------------------------------------------------
+# escape=: the byte ends the session, but what the other direction already
+# has on its way is delivered first (socat prints it too).
+
+def test_escape_delivers_what_is_already_in_flight(vmcat):
+    for _ in range(20):  # the in-flight bytes must never be lost
+        r = subprocess.run([vmcat, "relay", "-,escape=0x0f", "PIPE"], input=b"abcdef",
+                           capture_output=True, timeout=10)
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"abc", b"")
+
+
+def test_escape_does_not_wait_for_a_peer_that_keeps_sending(vmcat):
+    # `yes` never stops: only what was readable at the escape is delivered.
+    started = time.monotonic()
+    r = subprocess.run([vmcat, "relay", "-,escape=0x0f", "SYSTEM:sleep 0.3; exec yes"],
+                       input=b"x\x0f", capture_output=True, timeout=10)
+    elapsed = time.monotonic() - started
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert elapsed < 2
+    assert r.stdout == b""  # nothing had arrived when the escape was read
+
+
+def test_escape_ends_at_once_while_the_other_side_floods(vmcat):
+    # The flood is under way when the escape arrives: the session still ends
+    # at once, with at most what was readable then.
+    p = subprocess.Popen([vmcat, "relay", "-,escape=0x0f", "SYSTEM:exec yes"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"x")
+        p.stdin.flush()
+        time.sleep(0.5)
+        started = time.monotonic()
+        p.stdin.write(b"\x0f")  # stdin stays open: only the escape can end it
+        p.stdin.flush()
+        p.wait(5)
+        elapsed = time.monotonic() - started
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdin.close()
+    assert (p.returncode, p.stderr.read()) == (0, b"")
+    assert elapsed < 1.5

@@ -5,11 +5,15 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import warnings
 
 import pytest
+
+from conftest import (children_of, free_port, wait_for, wait_tcp_listening,
+                      wait_unix_listening)
 
 
 MIB = 1 << 20
@@ -152,6 +156,75 @@ def test_server_answer_after_client_eof_over_unix(vmcat, tmp):
                        input=b"question\n", capture_output=True, timeout=15)
     assert server.join() == b"question\n"
     assert (r.returncode, r.stdout, r.stderr) == (0, b"answer after your EOF\n", b"")
+
+
+# --------------------------------------------------------------------------
+# After its EOF, a client that goes away for good ends the session: waiting
+# for the other direction would keep the program behind it (and its
+# processes) alive for nobody.
+
+SILENT_PROGRAM = "SYSTEM:cat >/dev/null; echo READY; exec sleep 100"
+
+
+def client_after_eof(sock):
+    """Sends a line and the EOF, then waits for the program's READY."""
+    sock.settimeout(10)
+    sock.sendall(b"input\n")
+    sock.shutdown(socket.SHUT_WR)
+    got = b""
+    while b"READY" not in got:
+        chunk = sock.recv(4096)
+        assert chunk, got
+        got += chunk
+
+
+def ended(pid):
+    """Not running any more (a zombie waits for its new parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(")") + 2:].split()[0] in ("Z", "X")
+
+
+def program_pid(relay_pid):
+    return wait_for(lambda: [p for p, _ in children_of(relay_pid)], 10,
+                    what="the program to start")[0]
+
+
+def test_unix_client_closing_after_its_eof_ends_the_session(vmcat, tmp, spawn):
+    path = tmp / "srv.sock"
+    relay = spawn([vmcat, "relay", f"UNIX-LISTEN:{path}", SILENT_PROGRAM])
+    wait_unix_listening(path, proc=relay.p)
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(str(path))
+    client_after_eof(c)
+    pid = program_pid(relay.p.pid)
+    c.close()  # a UNIX socket tells a full close from a half-close
+    assert relay.p.wait(5) == 0, relay.p.stderr.read()
+    wait_for(lambda: ended(pid), 5, what="the program to end")
+
+
+def test_tcp_client_resetting_after_its_eof_ends_the_session(vmcat, spawn):
+    port = free_port()
+    relay = spawn([vmcat, "relay", f"TCP4-LISTEN:{port},reuseaddr", SILENT_PROGRAM])
+    wait_tcp_listening(port, proc=relay.p)
+    c = socket.create_connection(("127.0.0.1", port))
+    client_after_eof(c)
+    pid = program_pid(relay.p.pid)
+    # A plain close would look like the half-close already seen; a reset
+    # (a client that died with unread data) says the peer is gone.
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    assert relay.p.wait(5) == 1
+    err = relay.p.stderr.read().decode()
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f'vmcat: address 1 "TCP4-LISTEN:{port},reuseaddr": ')
+    # (After the client's FIN, Linux reports the reset as EPIPE.)
+    assert "Broken pipe" in lines[0] or "Connection reset by peer" in lines[0]
+    wait_for(lambda: ended(pid), 5, what="the program to end")
 
 
 # --------------------------------------------------------------------------

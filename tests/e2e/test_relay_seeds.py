@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -334,6 +335,109 @@ def test_exec_bash_pty_remote_shell(vmcat, spawn, tmp):
     finally:
         c2.close()
     wait_for(lambda: children_of(relay.p.pid) == [], 10, what="the second bash to end")
+
+
+def bash_server(vmcat, spawn, tmp, address=SEED_EXEC):
+    port = free_port()
+    env = dict(os.environ, HOME=str(tmp), PS1="$ ")  # no ~/.bashrc of the user
+    relay = spawn([vmcat, "relay", f"TCP4-LISTEN:{port},reuseaddr,fork", address], env=env)
+    wait_tcp_listening(port, proc=relay.p)
+    return relay, port
+
+
+def gone(pid):
+    return not os.path.exists(f"/proc/{pid}") or proc_stat(pid)["state"] == "Z"
+
+
+def test_exec_bash_pty_input_and_eof_before_bash_starts(vmcat, spawn, tmp):
+    """The client's commands and its EOF arrive before bash has started its
+    line editor: the EOF must still end the shell (as Ctrl-D at its prompt),
+    after the commands ran, and the client must get everything."""
+    relay, port = bash_server(vmcat, spawn, tmp)
+    for _ in range(5):
+        r = subprocess.run([vmcat, "relay", "-", f"TCP:127.0.0.1:{port}"],
+                           input=b"echo HI-$((1+1)); sleep 0.2; echo THERE-$((2+2))\n",
+                           capture_output=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        assert b"HI-2" in r.stdout and b"THERE-4" in r.stdout, r.stdout
+        assert r.stdout.index(b"HI-2") < r.stdout.index(b"THERE-4")
+        assert r.stderr == b""
+    wait_for(lambda: children_of(relay.p.pid) == [], 5, what="every bash to end")
+    assert relay.p.poll() is None
+
+
+def test_exec_bash_pty_eof_while_a_command_runs(vmcat, spawn, tmp):
+    """The EOF arrives while bash runs a command (the terminal is in canonical
+    mode then, and readline switches it back before reading): it is delivered
+    when bash waits at its prompt again, and ends it."""
+    relay, port = bash_server(vmcat, spawn, tmp)
+    c = ShellClient(port)
+    try:
+        c.send(b"echo PID-$$-$((1+1))\n")
+        pid = int(c.read_until(rb"PID-(\d+)-2").group(1))
+        c.send(b"sleep 0.5; echo DONE-$((3+3))\n")
+        sleeper = wait_for(lambda: [p for p, _ in children_of(pid)], 10,
+                           what="sleep to start")[0]
+        c.sock.shutdown(socket.SHUT_WR)
+        assert not gone(sleeper)
+        c.read_until(rb"DONE-6")
+        c.read_to_eof()
+    finally:
+        c.close()
+    wait_for(lambda: gone(pid), 5, what="bash to end")
+
+
+def reset(sock):
+    """Closes with a TCP reset, as a client that crashed with unread data."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("address", [
+    SEED_EXEC,
+    # No session, so no controlling terminal to hang up when the pty closes:
+    # the relay's SIGHUP to bash's process group ends it (interactive bash
+    # ignores SIGTERM) and its command (no job control: same group).
+    "EXEC:bash,pty,stderr,setpgid,sane,echo=0",
+])
+def test_exec_bash_pty_client_reset_mid_command_leaves_no_process(vmcat, spawn, tmp, address):
+    relay, port = bash_server(vmcat, spawn, tmp, address)
+    c = ShellClient(port)
+    c.send(b"echo PID-$$-$((1+1))\n")
+    pid = int(c.read_until(rb"PID-(\d+)-2").group(1))
+    c.send(b"sleep 100\n")
+    sleeper = wait_for(lambda: [p for p, _ in children_of(pid)], 10, what="sleep to start")[0]
+    reset(c.sock)
+    wait_for(lambda: gone(pid) and gone(sleeper), 5, what="bash and its command to end")
+    wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
+    assert relay.p.poll() is None, "the fork server keeps serving"
+
+
+def test_exec_bash_pty_client_closes_mid_session_leaves_no_process(vmcat, spawn, tmp):
+    relay, port = bash_server(vmcat, spawn, tmp)
+    c = ShellClient(port)
+    c.send(b"echo PID-$$-$((1+1))\n")
+    pid = int(c.read_until(rb"PID-(\d+)-2").group(1))
+    c.close()  # no exit, no EOF of its own: the connection just goes
+    wait_for(lambda: gone(pid), 5, what="bash to end")
+    wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
+
+
+def test_exec_bash_pty_killed_client_leaves_no_process(vmcat, spawn, tmp):
+    relay, port = bash_server(vmcat, spawn, tmp)
+    client = spawn([vmcat, "relay", "-", f"TCP:127.0.0.1:{port}"], stdin=subprocess.PIPE)
+    client.p.stdin.write(b"echo PID-$$-$((1+1))\n")
+    client.p.stdin.flush()
+    out = b""
+    while not re.search(rb"PID-(\d+)-2", out):
+        chunk = os.read(client.p.stdout.fileno(), 4096)
+        assert chunk, out
+        out += chunk
+    pid = int(re.search(rb"PID-(\d+)-2", out).group(1))
+    client.p.kill()
+    client.p.wait(5)
+    wait_for(lambda: gone(pid), 5, what="bash to end")
+    wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
 
 
 # --------------------------------------------------------------------------
