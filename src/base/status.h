@@ -23,6 +23,10 @@ class [[nodiscard]] Status {
   static Status Error(std::string message) { return Status(std::move(message), 0); }
   /// An error from a failed system call: "<what>: <strerror(err)>".
   static Status Errno(std::string_view what, int err);
+  /// An error with a message of its own that still carries an errno value.
+  static Status ErrorWithErrno(std::string message, int err) {
+    return Status(std::move(message), err);
+  }
 
   bool ok() const { return !failed_; }
   const std::string& message() const { return message_; }

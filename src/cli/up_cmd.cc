@@ -78,6 +78,11 @@ int UpMain(int argc, char** argv) {
     config.nets.push_back(*net);
   }
   config.extra_args.insert(config.extra_args.end(), extra.begin(), extra.end());
+  if (config.agent && !config.kernel.empty() &&
+      config.append.find("vmcat.agent=") == std::string::npos) {
+    // Tells an image built by images/build-image.sh to start the agent.
+    config.append += std::string(config.append.empty() ? "" : " ") + "vmcat.agent=1";
+  }
   Status finished = FinishVmConfig(&config);
   if (!finished.ok()) return Fail(finished);
 

@@ -10,7 +10,7 @@ struct OpName {
 constexpr OpName kOps[] = {{ControlOp::kStatus, "status"},   {ControlOp::kHmp, "hmp"},
                            {ControlOp::kQmp, "qmp"},         {ControlOp::kEvents, "events"},
                            {ControlOp::kConsole, "console"}, {ControlOp::kLogs, "logs"},
-                           {ControlOp::kStop, "stop"}};
+                           {ControlOp::kStop, "stop"},       {ControlOp::kAgent, "agent"}};
 }  // namespace
 
 const char* ToString(ControlOp op) {

@@ -15,7 +15,7 @@
 
 namespace vmcat {
 
-enum class ControlOp { kStatus, kHmp, kQmp, kEvents, kConsole, kLogs, kStop };
+enum class ControlOp { kStatus, kHmp, kQmp, kEvents, kConsole, kLogs, kStop, kAgent };
 const char* ToString(ControlOp op);
 
 struct ControlRequest {

@@ -95,8 +95,8 @@ std::vector<std::string> BuildQemuArgs(const VmConfig& c, const std::string& acc
   if (c.agent && fds.agent >= 0) {
     a.insert(a.end(), {"-device", "virtio-serial-pci,id=vmcat-vser", "-chardev",
                        "socket,id=vmcat-agent,fd=" + std::to_string(fds.agent), "-device",
-                       std::string("virtserialport,bus=vmcat-vser.0,chardev=vmcat-agent,name=") +
-                           kAgentPortName});
+                       std::string("virtserialport,bus=vmcat-vser.0,chardev=vmcat-agent,id=") +
+                           kAgentPortId + ",name=" + kAgentPortName});
   }
   if (c.no_reboot) a.push_back("-no-reboot");
   if (!c.loadvm.empty()) a.insert(a.end(), {"-loadvm", c.loadvm});

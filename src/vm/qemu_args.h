@@ -17,6 +17,8 @@ struct QemuFds {
 
 /// Name of the guest agent's virtio-serial port.
 inline constexpr char kAgentPortName[] = "org.vmcat.agent.0";
+/// QEMU's device id of that port (named in VSERPORT_CHANGE events).
+inline constexpr char kAgentPortId[] = "vmcat-agent-port";
 
 /// `accel` is the resolved accelerator ("kvm" or "tcg").
 std::vector<std::string> BuildQemuArgs(const VmConfig& config, const std::string& accel,

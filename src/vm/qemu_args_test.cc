@@ -69,8 +69,9 @@ TEST(QemuArgsTest, AgentLoadvmAndExtraArgs) {
   c.extra_args = {"-rtc", "base=utc"};
   auto a = BuildQemuArgs(c, "kvm", QemuFds{3, 4, 5});
   EXPECT_TRUE(HasPair(a, "-chardev", "socket,id=vmcat-agent,fd=5"));
-  EXPECT_TRUE(HasPair(
-      a, "-device", "virtserialport,bus=vmcat-vser.0,chardev=vmcat-agent,name=org.vmcat.agent.0"));
+  EXPECT_TRUE(HasPair(a, "-device",
+                      "virtserialport,bus=vmcat-vser.0,chardev=vmcat-agent,id=vmcat-agent-port,"
+                      "name=org.vmcat.agent.0"));
   EXPECT_TRUE(HasPair(a, "-loadvm", "snap1"));
   EXPECT_TRUE(HasPair(a, "-cpu", "host"));
   EXPECT_EQ(a[a.size() - 2], "-rtc");

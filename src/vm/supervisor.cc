@@ -185,6 +185,10 @@ Status Supervisor::SpawnQemu() {
   VMCAT_RETURN_IF_ERROR(SetNonBlocking(qemu_stderr_.get(), true));
   VMCAT_RETURN_IF_ERROR(loop_->Add(qemu_stderr_.get(), EPOLLIN, this));
 
+  if (agent_fd_.valid()) {
+    agent_ = std::make_unique<AgentRouter>(loop_, std::move(agent_fd_));
+    VMCAT_RETURN_IF_ERROR(agent_->Start());
+  }
   serial_ = std::make_unique<SerialHub>(
       loop_, std::move(serial_ours),
       RotatingLog(paths_.serial_log, config_.serial_log_size, config_.serial_log_files));
@@ -223,6 +227,9 @@ void Supervisor::OnQmpEvent(const QmpMessage& m) {
     if (state_.state == VmRunState::kPaused) SetState(VmRunState::kRunning);
   } else if (m.event == "GUEST_PANICKED") {
     guest_panicked_ = true;
+  } else if (m.event == "VSERPORT_CHANGE" && agent_ &&
+             m.body["data"].value("id", "") == kAgentPortId) {
+    agent_->PortChanged(m.body["data"].value("open", false));
   }
   std::string line = m.body.dump() + "\n";
   for (Client* c : event_subscribers_)
@@ -383,6 +390,21 @@ void Supervisor::Accept(int listen_fd) {
   }
 }
 
+std::unique_ptr<Conn> Supervisor::TakeConn(Client* c) {
+  std::unique_ptr<Conn> conn;
+  for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+    if (it->get() == c) {
+      conn = std::move((*it)->conn);
+      clients_.erase(it);
+      break;
+    }
+  }
+  conn->on_data = nullptr;
+  conn->on_eof = nullptr;
+  conn->on_closed = nullptr;
+  return conn;
+}
+
 void Supervisor::RemoveClient(Client* c) {
   std::erase(event_subscribers_, c);
   std::erase(stop_waiters_, c);
@@ -408,7 +430,11 @@ void Supervisor::OnControlLine(Client* c, const std::string& line, std::string r
           {{"vm", state_.ToJson()},
            {"sockets",
             {{"control", paths_.ctl}, {"serial", paths_.serial}, {"monitor", paths_.monitor}}},
-           {"qemu_version", qemu_version_}}));
+           {"qemu_version", qemu_version_},
+           {"agent",
+            {{"enabled", agent_ != nullptr},
+             {"up", agent_ && agent_->up()},
+             {"version", agent_ ? agent_->agent_version() : ""}}}}));
       return c->conn->CloseWhenFlushed();
     case ControlOp::kHmp:
     case ControlOp::kQmp: {
@@ -460,18 +486,6 @@ void Supervisor::OnControlLine(Client* c, const std::string& line, std::string r
           return c->conn->CloseWhenFlushed();
         }
       }
-      // Hand the connection to the serial hub.
-      std::unique_ptr<Conn> conn;
-      for (auto it = clients_.begin(); it != clients_.end(); ++it) {
-        if (it->get() == c) {
-          conn = std::move((*it)->conn);
-          clients_.erase(it);
-          break;
-        }
-      }
-      conn->on_data = nullptr;
-      conn->on_eof = nullptr;
-      conn->on_closed = nullptr;
       SerialHub::AttachOptions o;
       o.interactive = console;
       o.force = r.force;
@@ -479,7 +493,24 @@ void Supervisor::OnControlLine(Client* c, const std::string& line, std::string r
       o.preamble = [console, preamble](bool keyboard) {
         return console ? ControlOk({{"keyboard", keyboard}}) : preamble;
       };
-      serial_->Attach(std::move(conn), o, console ? rest : "");
+      serial_->Attach(TakeConn(c), o, console ? rest : "");
+      return;
+    }
+    case ControlOp::kAgent: {
+      std::string why;
+      if (!agent_) {
+        why = "VM " + config_.name + " was started without the agent channel (vmcat up --agent)";
+      } else if (qemu_exited_) {
+        why = "VM " + config_.name + " is " + ToString(state_.state);
+      } else if (!agent_->up()) {
+        why = "agent unreachable: " + agent_->DownReason();
+      }
+      if (!why.empty()) {
+        c->conn->Send(ControlError(why));
+        return c->conn->CloseWhenFlushed();
+      }
+      c->conn->Send(ControlOk({{"agent", agent_->agent_version()}}));
+      agent_->AddClient(TakeConn(c), rest);
       return;
     }
     case ControlOp::kStop:

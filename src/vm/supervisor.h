@@ -17,6 +17,7 @@
 
 #include "loop/loop.h"
 #include "qmp/qmp_client.h"
+#include "vm/agent_router.h"
 #include "vm/config.h"
 #include "vm/conn.h"
 #include "vm/control_protocol.h"
@@ -61,6 +62,8 @@ class Supervisor : public IoHandler {
   void SetState(VmRunState state);
   void SaveState();
   void RemoveClient(Client* c);
+  /// Hands a control connection over to another owner (serial hub, agent).
+  std::unique_ptr<Conn> TakeConn(Client* c);
   void Finish(Status ready_error);
   void ReportReady(Status s);
 
@@ -79,7 +82,8 @@ class Supervisor : public IoHandler {
   std::string stderr_partial_;
   std::unique_ptr<QmpClient> qmp_;
   std::unique_ptr<SerialHub> serial_;
-  UniqueFd agent_fd_;  // our end of the guest agent channel (used by exec/cp)
+  UniqueFd agent_fd_;  // our end of the guest agent channel, until the router owns it
+  std::unique_ptr<AgentRouter> agent_;
   std::string last_shutdown_reason_;
   bool guest_panicked_ = false;
   bool stop_requested_ = false;
