@@ -172,11 +172,11 @@ void ExecClient::OnFrame(Frame f) {
     case MessageType::kError: {
       auto j = f.JsonPayload();
       std::string message = j.ok() ? j->value("message", "error") : "error";
-      int err = j.ok() ? j->value("errno", 0) : 0;
       if (terminal_) terminal_->Restore();
       LogError(what_ + ": " + message);
-      // As shells do: 127 for a missing command, 126 for one that cannot run.
-      Finish(started_ ? 255 : err == ENOENT ? 127 : err != 0 ? 126 : 255);
+      // The agent says which exit status fits (127 not found, 126 cannot
+      // run); any other error means the session broke.
+      Finish(started_ || !j.ok() ? 255 : j->value("exit_code", 255));
       break;
     }
     default:

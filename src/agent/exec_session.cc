@@ -81,7 +81,11 @@ void ExecSession::Start(const ExecRequest& request) {
   tty_ = request.tty;
   Status s = Spawn(request);
   if (!s.ok()) {
-    out_->SendJson(MessageType::kError, {{"message", s.message()}, {"errno", s.sys_errno()}});
+    // As shells do: 127 when the command does not exist, 126 when it (or its
+    // working directory or user) cannot be used.
+    out_->SendJson(MessageType::kError, {{"message", s.message()},
+                                         {"errno", s.sys_errno()},
+                                         {"exit_code", command_not_found_ ? 127 : 126}});
     exit_sent_ = true;
     out_->Finished();
     return;
@@ -209,6 +213,7 @@ Status ExecSession::Spawn(const ExecRequest& r) {
     if (f.stage == 1) return Status::Errno("cd " + r.cwd, f.err);
     if (f.stage == 2) return Status::Errno("switch to user " + r.user, f.err);
     if (f.err == ENOENT) {
+      command_not_found_ = true;
       return Status::ErrorWithErrno(Quote(r.argv[0]) + ": command not found", ENOENT);
     }
     return Status::Errno(Quote(r.argv[0]), f.err);

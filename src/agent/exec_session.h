@@ -58,6 +58,7 @@ class ExecSession : public AgentSession, public IoHandler {
   int wait_status_ = 0;
   bool exit_sent_ = false;
   bool aborted_ = false;
+  bool command_not_found_ = false;
   Loop::TimerId drain_timer_ = 0;
   std::shared_ptr<ExecSession*> alive_;  // callbacks check it: the session may be gone
 };
