@@ -320,3 +320,41 @@ def test_bad_input(vms, tmp_path, svc):
     assert vms.ls_json()["refused"]["state"] == "crashed"
     badname = vms.run("up", "--name", "bad name", "--kernel", str(vms.image / "vmlinuz"))
     assert badname.returncode == 1 and "VM name" in badname.stderr
+
+
+def test_interactive_monitor_edits_and_recalls(vms, svc):
+    term = Tmux(f"{vms.vmcat} monitor svc", env={"VMCAT_RUNTIME_DIR": str(vms.root)})
+    try:
+        term.wait("(qemu) ")
+        term.send("info stat", "Enter")  # not a command: QEMU says so
+        term.wait("unknown command")
+        term.send("Up")  # recall it, fix it with editing keys
+        term.send("End", "u", "s", "Enter")
+        term.wait("VM status: running")
+        term.send("C-d")  # leaves the monitor, not QEMU
+        wait_for(lambda: not term.alive(), 10, what="the monitor to end")
+        assert vms.state("svc")["state"] == "running"
+    finally:
+        term.kill()
+
+
+def test_up_loadvm_restores_a_snapshot(vms, tmp_path):
+    disk = tmp_path / "lv.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    vms.up("lv", "--mem", "128M", "--disk", str(disk))
+    guest_sh(vms, "lv", "echo saved-state > /tmp/marker")
+    assert vms.run("snapshot", "lv", "save", "boot1").returncode == 0
+    assert vms.run("stop", "lv", "--force").returncode == 0
+    r = vms.run("up", "--name", "lv", "--mem", "128M", "--disk", str(disk),
+                "--kernel", str(vms.image / "vmlinuz"),
+                "--initrd", str(vms.image / "initramfs.cpio.gz"),
+                "--append", "console=ttyS0 quiet", "--loadvm", "boot1")
+    assert r.returncode == 0, r.stderr
+    # No boot this time: the guest continues from the snapshot, marker included.
+    guest_sh(vms, "lv", "cat /tmp/marker")
+    assert "saved-state" in vms.logs("lv")
+    assert "vmcat-guest: ready" not in vms.logs("lv")
+    vms.run("stop", "lv", "--force")
+    bad = vms.run("up", "--name", "lv2", "--disk", str(disk), "--kernel",
+                  str(vms.image / "vmlinuz"), "--loadvm", "nosuch")
+    assert bad.returncode == 1 and "nosuch" in bad.stderr  # QEMU's own message
