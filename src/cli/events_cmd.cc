@@ -24,15 +24,7 @@ int EventsMain(int argc, char** argv) {
   req.op = ControlOp::kEvents;
   auto session = ControlCall(*paths, req);
   if (!session.ok()) return Fail(session.status());
-  Status s = WriteAll(STDOUT_FILENO, session->leftover.data(), session->leftover.size());
-  char buf[16384];
-  while (s.ok()) {
-    ssize_t n = read(session->fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    s = WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n));
-  }
-  return 0;
+  return StreamToStdout(&*session);
 }
 
 }  // namespace

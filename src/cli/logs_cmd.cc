@@ -39,16 +39,7 @@ int LogsMain(int argc, char** argv) {
   req.follow = follow;
   auto session = ControlCall(*paths, req);
   if (!session.ok()) return Fail(session.status());
-  Status s = WriteAll(STDOUT_FILENO, session->leftover.data(), session->leftover.size());
-  char buf[65536];
-  while (s.ok()) {
-    ssize_t n = read(session->fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    s = WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n));
-  }
-  if (!s.ok() && s.sys_errno() != EPIPE) return Fail(s.Prefix("stdout"));
-  return 0;
+  return StreamToStdout(&*session);
 }
 
 }  // namespace

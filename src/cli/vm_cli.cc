@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 
@@ -90,6 +91,19 @@ int RelayStdioToSocket(const std::string& stdio_address, UniqueFd socket, std::s
   relay.reset();  // restores the terminal
   if (!stdio_ok.ok()) return Fail(stdio_ok);
   return exit_code;
+}
+
+int StreamToStdout(ControlSession* session) {
+  Status s = WriteAll(STDOUT_FILENO, session->leftover.data(), session->leftover.size());
+  char buf[65536];
+  while (s.ok()) {
+    ssize_t n = read(session->fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    s = WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n));
+  }
+  if (!s.ok() && s.sys_errno() != EPIPE) return Fail(s.Prefix("stdout"));
+  return 0;
 }
 
 Result<std::string> RunHmp(const VmPaths& paths, const std::string& command) {

@@ -30,6 +30,10 @@ int ParseCommandLine(FlagSet* flags, int argc, char** argv, size_t min_positiona
 int RelayStdioToSocket(const std::string& stdio_address, UniqueFd socket, std::string leftover,
                        const std::string& socket_name);
 
+/// Copies a control stream (its leftover bytes, then the socket until EOF) to
+/// stdout. Returns 0, or 1 when stdout fails (a closed pipe is not an error).
+int StreamToStdout(ControlSession* session);
+
 /// Runs one HMP command; QEMU's error text becomes an error. The output has
 /// "\n" line ends.
 Result<std::string> RunHmp(const VmPaths& paths, const std::string& command);
