@@ -222,3 +222,16 @@ def test_agent_unreachable_is_explained(vms):
     missing = vms.run("exec", "ghost-vm", "--", "true")
     assert missing.returncode == 255 and 'no VM named "ghost-vm"' in missing.stderr
     vms.run("stop", "--force", "noagent")
+
+
+def test_shell_is_an_interactive_login_shell(vms, guest):
+    term = Tmux(f"{vms.vmcat} shell {guest}", env={"VMCAT_RUNTIME_DIR": str(vms.root)})
+    try:
+        term.wait("# ")
+        term.send("tty; echo shell-$((3*3))", "Enter")
+        term.wait("shell-9")
+        assert "/dev/pts/" in term.screen()
+        term.send("exit", "Enter")
+        wait_for(lambda: not term.alive(), 20, what="the shell to end")
+    finally:
+        term.kill()
