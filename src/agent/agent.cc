@@ -134,9 +134,11 @@ void Agent::OnFrame(Link* link, Frame f) {
   auto it = link->sessions.find(f.session);
   if (it == link->sessions.end() || !it->second->session) {
     // Late frames for a finished session (credit, stdin) are harmless.
-    if (f.type != MessageType::kWindow && f.type != MessageType::kStdin &&
-        f.type != MessageType::kStdinEof && f.type != MessageType::kClose &&
-        f.type != MessageType::kData) {
+    bool late = f.type == MessageType::kWindow || f.type == MessageType::kStdin ||
+                f.type == MessageType::kStdinEof || f.type == MessageType::kClose ||
+                f.type == MessageType::kData || f.type == MessageType::kEntry ||
+                f.type == MessageType::kEntryEnd || f.type == MessageType::kCopyEnd;
+    if (!late) {
       link->link->SendJson(MessageType::kError, f.session,
                            {{"message", std::string("no session ") + std::to_string(f.session)}});
     }

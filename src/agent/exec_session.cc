@@ -11,9 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "agent/guest_user.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -33,35 +32,6 @@ struct ChildFailure {
   int stage;  // 0 exec, 1 chdir, 2 user
   int err;
 };
-
-struct UserEntry {
-  uid_t uid;
-  gid_t gid;
-  std::string home;
-  std::string name;
-};
-
-// /etc/passwd lookup without NSS (the agent is a static binary).
-Result<UserEntry> LookupUser(const std::string& user) {
-  std::ifstream in("/etc/passwd");
-  std::string line;
-  bool numeric = ParseUnsigned(user).has_value();
-  while (std::getline(in, line)) {
-    std::vector<std::string> f = Split(line, ':');
-    if (f.size() < 7) continue;
-    if (f[0] == user || (numeric && f[2] == user)) {
-      auto uid = ParseUnsigned(f[2]);
-      auto gid = ParseUnsigned(f[3]);
-      if (!uid || !gid) continue;
-      return UserEntry{static_cast<uid_t>(*uid), static_cast<gid_t>(*gid), f[5], f[0]};
-    }
-  }
-  if (numeric) {
-    uid_t id = static_cast<uid_t>(*ParseUnsigned(user));
-    return UserEntry{id, static_cast<gid_t>(id), "/", user};
-  }
-  return Status::Error("no user " + Quote(user) + " in the guest's /etc/passwd");
-}
 
 }  // namespace
 
@@ -110,9 +80,9 @@ void ExecSession::Start(const ExecRequest& request) {
 }
 
 Status ExecSession::Spawn(const ExecRequest& r) {
-  std::optional<UserEntry> user;
+  std::optional<GuestUser> user;
   if (!r.user.empty()) {
-    auto u = LookupUser(r.user);
+    auto u = LookupGuestUser(r.user);
     if (!u.ok()) return u.status();
     user = *u;
   }

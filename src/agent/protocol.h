@@ -50,8 +50,8 @@ enum class MessageType : uint16_t {
   kExit = 18,      // {"code": n} or {"signal": n}
   kWindow = 19,    // u32 LE: more data bytes the other side may send
   kClose = 20,     // the session is abandoned by the sender
-  kCopyIn = 30,    // opens a copy into the guest: {"dest": path}
-  kCopyOut = 31,   // opens a copy out of the guest: {"path": path}
+  kCopyIn = 30,    // opens a copy into the guest: {"dest", "sources": n, "user"}
+  kCopyOut = 31,   // opens a copy out of the guest: {"paths": [...], "user"}
   kEntry = 32,     // {"name", "type": "file"|"dir"|"symlink", "mode", "size", "target"}
   kData = 33,      // file bytes of the current entry
   kEntryEnd = 34,  // {"sha256": hex}

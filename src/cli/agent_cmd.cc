@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "agent/agent.h"
+#include "agent/copy_session.h"
 #include "agent/protocol.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -131,6 +132,7 @@ int AgentMain(int argc, char** argv) {
   if (rc >= 0) return rc;
   SetLogVerbosity(verbose ? 3 : verbosity + 1);
   IgnoreSigpipe();
+  RegisterCopySessions();
   Loop loop;
   AgentServer server(&loop, port, vsock_port);
   Status s = server.Start();

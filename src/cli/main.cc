@@ -9,14 +9,15 @@ namespace vmcat {
 extern const Command kRelayCommand, kUpCommand, kLsCommand, kConsoleCommand, kLogsCommand,
     kMonitorCommand, kQmpCommand, kEventsCommand, kStopCommand, kPauseCommand, kResumeCommand,
     kFwdCommand, kSnapshotCommand, kRmCommand, kSuperviseCommand, kExecCommand, kShellCommand,
-    kWaitCommand, kAgentCommand;
+    kCpCommand, kWaitCommand, kAgentCommand;
 
 const Command* const* AllCommands() {
   static const Command* const kCommands[] = {
-      &kRelayCommand,   &kUpCommand,   &kLsCommand,       &kConsoleCommand,   &kLogsCommand,
-      &kMonitorCommand, &kQmpCommand,  &kEventsCommand,   &kStopCommand,      &kPauseCommand,
-      &kResumeCommand,  &kFwdCommand,  &kSnapshotCommand, &kRmCommand,        &kExecCommand,
-      &kShellCommand,   &kWaitCommand, &kAgentCommand,    &kSuperviseCommand, nullptr};
+      &kRelayCommand,   &kUpCommand,  &kLsCommand,       &kConsoleCommand, &kLogsCommand,
+      &kMonitorCommand, &kQmpCommand, &kEventsCommand,   &kStopCommand,    &kPauseCommand,
+      &kResumeCommand,  &kFwdCommand, &kSnapshotCommand, &kRmCommand,      &kExecCommand,
+      &kShellCommand,   &kCpCommand,  &kWaitCommand,     &kAgentCommand,   &kSuperviseCommand,
+      nullptr};
   return kCommands;
 }
 

@@ -331,6 +331,14 @@ void Supervisor::Finish(Status ready_error) {
     SaveState();
     exit_code_ = 1;
   }
+  // The record is final before anyone hears that the VM is gone, so that a
+  // `vmcat stop` followed at once by `vmcat rm` or `vmcat up` sees it stopped.
+  for (UniqueFd* fd : {&listen_ctl_, &listen_serial_, &listen_monitor_}) {
+    if (fd->valid()) loop_->Remove(fd->get());
+    fd->reset();
+  }
+  RemoveRuntimeFiles(paths_, /*keep_logs=*/true);
+  lock_ = DirLock();
   Json result = {{"state", ToString(state_.state)}, {"reason", state_.reason}};
   for (Client* c : stop_waiters_)
     c->conn->Send(ControlOk(result));
@@ -338,11 +346,6 @@ void Supervisor::Finish(Status ready_error) {
     c->conn->CloseWhenFlushed();
   if (serial_) serial_->DetachAll();
   // Give clients a moment to receive their last bytes, then go.
-  for (UniqueFd* fd : {&listen_ctl_, &listen_serial_, &listen_monitor_}) {
-    if (fd->valid()) loop_->Remove(fd->get());
-    fd->reset();
-  }
-  RemoveRuntimeFiles(paths_, /*keep_logs=*/true);
   loop_->AddTimer(std::chrono::milliseconds(200), [this] { loop_->Stop(); });
 }
 

@@ -358,3 +358,13 @@ def test_up_loadvm_restores_a_snapshot(vms, tmp_path):
     bad = vms.run("up", "--name", "lv2", "--disk", str(disk), "--kernel",
                   str(vms.image / "vmlinuz"), "--loadvm", "nosuch")
     assert bad.returncode == 1 and "nosuch" in bad.stderr  # QEMU's own message
+
+
+def test_stop_then_rm_and_up_again_at_once(vms):
+    vms.up("quick", wait_ready=False)
+    assert vms.run("stop", "quick", "--force").returncode == 0
+    r = vms.run("rm", "quick")
+    assert r.returncode == 0, r.stderr
+    assert "quick" not in vms.ls_json()
+    again = vms.run("rm", "quick")
+    assert again.returncode == 1 and 'no VM named "quick"' in again.stderr

@@ -10,10 +10,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT = 60.0  # TCG on a loaded 2-core machine
 
 
-def build_image():
-    """Builds (or reuses) the test guest; returns its directory."""
-    out = subprocess.run([str(ROOT / "images" / "build-image.sh"), "-q"], check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+def build_image(vmcat=None, out=None):
+    """Builds (or reuses) the test guest; returns its directory. By default it
+    holds build/vmcat and lives in build/image; `vmcat` puts that binary in
+    the guest instead (the one under test), `out` picks the directory."""
+    args = [str(ROOT / "images" / "build-image.sh"), "-q"]
+    if vmcat is not None:
+        args += ["--vmcat", str(vmcat)]
+    if out is not None:
+        args += ["--out", str(out)]
+    out = subprocess.run(args, check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[-1]
     return pathlib.Path(out)
 
 
