@@ -3,11 +3,16 @@
 # busybox initramfs (initramfs.cpio.gz) with the virtio/vsock modules, the
 # /init in images/rootfs/ and optionally a static vmcat binary.
 #
-# Usage: images/build-image.sh [--out DIR] [--vmcat PATH | --no-vmcat] [--force] [-q]
-#   --out DIR     output directory (default: $VMCAT_IMAGE_DIR or <repo>/build/image)
+# Usage: images/build-image.sh [--out DIR] [--vmcat PATH | --no-vmcat] [--with-qemu-ga] [--force] [-q]
+#   --out DIR     output directory (default: $VMCAT_IMAGE_DIR or <repo>/build/image;
+#                 with --with-qemu-ga the same path plus "-qga")
 #   --vmcat PATH  copy this statically linked vmcat into the image as /usr/bin/vmcat
 #                 (default: <repo>/build/vmcat, the static release build, if it exists)
 #   --no-vmcat    never include vmcat
+#   --with-qemu-ga  variant that also runs Debian's qemu-guest-agent (qemu-ga from the
+#                 .deb, fetched with apt-get download, not installed, plus the shared
+#                 libraries and loader it needs, copied from this host) on the
+#                 virtio-serial port org.qemu.guest_agent.0 when the VM has one
 #   --force       rebuild even if the cached image is up to date
 #   -q            no progress messages
 # Environment: VMCAT_IMAGE_DIR (output), VMCAT_IMAGE_CACHE (downloads and
@@ -34,6 +39,8 @@ BUSYBOX=/bin/busybox
 BUSYBOX_PKG=busybox-static
 VMCAT_AUTO=$REPO/build/vmcat
 VMCAT_MODE=auto VMCAT_SRC='' FORCE=0 QUIET=0
+OUT_GIVEN=0 QGA=0
+QGA_PKG=qemu-guest-agent
 
 # Modules loaded by /init, in this order (their modules.dep dependencies are
 # added ahead of them). Built-in or absent ones are skipped.
@@ -49,17 +56,19 @@ usage() { sed -n '/^# Usage:/,/^# archive\.$/s/^# \{0,1\}//p' "$SELF"; }
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
-    --out=*) OUT=${1#*=}; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2 OUT_GIVEN=1; shift 2 ;;
+    --out=*) OUT=${1#*=} OUT_GIVEN=1; shift ;;
     --vmcat) [ $# -ge 2 ] || die "--vmcat needs a path"; VMCAT_MODE=path VMCAT_SRC=$2; shift 2 ;;
     --vmcat=*) VMCAT_MODE=path VMCAT_SRC=${1#*=}; shift ;;
     --no-vmcat) VMCAT_MODE=none; shift ;;
+    --with-qemu-ga) QGA=1; shift ;;
     --force) FORCE=1; shift ;;
     -q | --quiet) QUIET=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
 done
+[ "$QGA" = 1 ] && [ "$OUT_GIVEN" = 0 ] && OUT=${OUT%/}-qga
 case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 case $CACHE in /*) ;; *) CACHE=$PWD/$CACHE ;; esac
 
@@ -103,7 +112,7 @@ apt_update() {
 # here (no pkgcache.bin), so remember the answer for as long as the package
 # lists are unchanged.
 lists_stamp() {
-  { echo "$KERNEL_META"; stat -c '%n %s %Y' /var/lib/apt/lists/*_Packages* 2>/dev/null; } |
+  { echo "${1:-$KERNEL_META}"; stat -c '%n %s %Y' /var/lib/apt/lists/*_Packages* 2>/dev/null; } |
     sha256sum | cut -d' ' -f1
 }
 resolve_kernel() {
@@ -134,6 +143,88 @@ resolve_kernel() {
 }
 resolve_kernel
 
+# --- qemu-guest-agent (only with --with-qemu-ga) ----------------------------------
+# qemu-ga comes from the qemu-guest-agent .deb (downloaded and unpacked, never
+# installed). It is dynamically linked: its NEEDED libraries, recursively, are
+# resolved with readelf against this host's libraries (the same Debian
+# release) and copied into the image with the dynamic loader. The cache key
+# of the default image does not depend on any of this.
+QGA_KEY='' QGA_VER='' QGA_DEB='' QGA_BIN='' QGA_INTERP=''
+QGA_MULTIARCH=x86_64-linux-gnu # the image is amd64 only (the kernel is)
+QGA_LIBDIRS=(/lib/$QGA_MULTIARCH /usr/lib/$QGA_MULTIARCH /lib64 /usr/lib64 /lib /usr/lib)
+declare -A QGA_LIBS=() # soname -> path on this host
+resolve_qga_version() {
+  local stamp line
+  stamp=$(lists_stamp "$QGA_PKG")
+  if [ "${1:-}" != fresh ] && [ -r "$CACHE/qemu-ga-resolved" ]; then
+    read -r line QGA_VER <"$CACHE/qemu-ga-resolved" || true
+    [ "$line" = "$stamp" ] && [ -n "${QGA_VER:-}" ] && return 0
+  fi
+  QGA_VER=$(apt-cache show --no-all-versions "$QGA_PKG" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+  if [ -z "$QGA_VER" ]; then
+    apt_update || die "apt-cache knows no $QGA_PKG"
+    stamp=$(lists_stamp "$QGA_PKG")
+    QGA_VER=$(apt-cache show --no-all-versions "$QGA_PKG" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+    [ -n "$QGA_VER" ] || die "apt-cache knows no $QGA_PKG"
+  fi
+  echo "$stamp $QGA_VER" >"$CACHE/qemu-ga-resolved"
+}
+qga_needed() { readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+qga_resolve_libs() {
+  local n d p
+  for n in $(qga_needed "$1"); do
+    [ -z "${QGA_LIBS[$n]:-}" ] || continue
+    p=''
+    for d in "${QGA_LIBDIRS[@]}"; do
+      if [ -e "$d/$n" ]; then p=$d/$n && break; fi
+    done
+    [ -n "$p" ] || die "qemu-ga needs $n, which this host does not have"
+    QGA_LIBS[$n]=$p
+    qga_resolve_libs "$p"
+  done
+}
+prepare_qga() {
+  local qdebs=$CACHE/qemu-ga/debs f
+  command -v readelf >/dev/null || die "--with-qemu-ga needs readelf (apt-get install binutils)"
+  resolve_qga_version
+  mkdir -p "$qdebs"
+  QGA_DEB=$(ls "$qdebs/${QGA_PKG}_${QGA_VER/:/%3a}"_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$QGA_DEB" ]; then
+    msg "downloading $QGA_PKG $QGA_VER"
+    if ! (cd "$qdebs" && apt-get "${APT_OPTS[@]}" -q download "$QGA_PKG=$QGA_VER" >&2); then
+      apt_update || die "apt-get download $QGA_PKG=$QGA_VER failed"
+      resolve_qga_version fresh
+      (cd "$qdebs" && apt-get "${APT_OPTS[@]}" -q download "$QGA_PKG=$QGA_VER" >&2) ||
+        die "apt-get download $QGA_PKG=$QGA_VER failed"
+    fi
+    QGA_DEB=$(ls "$qdebs/${QGA_PKG}_${QGA_VER/:/%3a}"_*.deb 2>/dev/null | head -n1) ||
+      die "downloaded $QGA_PKG .deb not found in $qdebs"
+    for f in "$qdebs"/*.deb; do [ "$f" = "$QGA_DEB" ] || rm -f "$f"; done
+  fi
+  local xdir=$CACHE/qemu-ga/${QGA_VER/:/%3a}
+  if [ ! -f "$xdir/.complete" ]; then
+    rm -rf "$xdir" "$xdir.tmp"
+    mkdir -p "$xdir.tmp"
+    dpkg-deb -x "$QGA_DEB" "$xdir.tmp"
+    touch "$xdir.tmp/.complete"
+    mv "$xdir.tmp" "$xdir"
+    for f in "$CACHE"/qemu-ga/*; do [ "$f" = "$xdir" ] || [ "$f" = "$qdebs" ] || rm -rf "$f"; done
+  fi
+  QGA_BIN=$xdir/usr/sbin/qemu-ga
+  [ -x "$QGA_BIN" ] || die "no usr/sbin/qemu-ga in $QGA_DEB"
+  QGA_INTERP=$(readelf -lW "$QGA_BIN" | sed -n 's/.*program interpreter: \(.*\)\]$/\1/p')
+  [ -n "$QGA_INTERP" ] && [ -e "$QGA_INTERP" ] || die "qemu-ga's dynamic loader ${QGA_INTERP:-?} is missing"
+  qga_resolve_libs "$QGA_BIN"
+  local n
+  QGA_KEY=$({
+    echo "qemu-ga=$QGA_VER $(sha256 "$QGA_BIN")"
+    echo "interp=$QGA_INTERP $(sha256 "$(readlink -f "$QGA_INTERP")")"
+    for n in $(printf '%s\n' "${!QGA_LIBS[@]}" | LC_ALL=C sort); do echo "$n $(sha256 "$(readlink -f "${QGA_LIBS[$n]}")")"; done
+  } | sha256sum | cut -d' ' -f1)
+  QGA_KEY="qemu-ga=$QGA_KEY"
+}
+[ "$QGA" = 1 ] && prepare_qga
+
 rootfs_digest() {
   (cd "$ROOTFS" && find . \( -type f -o -type l \) -print0 | LC_ALL=C sort -z |
     xargs -0 stat -c '%n %A' && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) |
@@ -141,7 +232,8 @@ rootfs_digest() {
 }
 compute_key() {
   KEY=$(printf '%s\n' "kernel=$KERNEL_PKG $KERNEL_VER" "busybox=$BUSYBOX_VER $BUSYBOX_SUM" \
-    "vmcat=$VMCAT_SUM" "rootfs=$ROOTFS_SUM" "script=$(sha256 "$SELF")" | sha256sum | cut -d' ' -f1)
+    "vmcat=$VMCAT_SUM" "rootfs=$ROOTFS_SUM" "script=$(sha256 "$SELF")" ${QGA_KEY:+"$QGA_KEY"} |
+    sha256sum | cut -d' ' -f1)
 }
 exit_if_up_to_date() {
   if [ "$FORCE" = 0 ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initramfs.cpio.gz" ] &&
@@ -275,6 +367,37 @@ if [ -n "$VMCAT_SRC" ]; then
   chmod 755 "$STAGE/usr/bin/vmcat"
 fi
 
+if [ "$QGA" = 1 ]; then
+  cp "$QGA_BIN" "$STAGE/usr/sbin/qemu-ga"
+  chmod 755 "$STAGE/usr/sbin/qemu-ga"
+  mkdir -p "$STAGE/lib/$QGA_MULTIARCH" "$STAGE$(dirname "$QGA_INTERP")"
+  for n in "${!QGA_LIBS[@]}"; do cp -L "${QGA_LIBS[$n]}" "$STAGE/lib/$QGA_MULTIARCH/$n"; done
+  n=$(basename "$QGA_INTERP")
+  if [ -n "${QGA_LIBS[$n]:-}" ] && [ "$(dirname "$QGA_INTERP")" != "/lib/$QGA_MULTIARCH" ]; then
+    ln -s "/lib/$QGA_MULTIARCH/$n" "$STAGE$QGA_INTERP" # libc needs it by soname too
+  else
+    cp -L "$QGA_INTERP" "$STAGE$QGA_INTERP"
+  fi
+  cat >"$STAGE/sbin/vmcat-qemu-ga" <<'QGAEOF'
+#!/bin/sh
+# Runs qemu-ga (images built with --with-qemu-ga only; respawned by busybox
+# init) once the VM has a virtio-serial port named org.qemu.guest_agent.0:
+# its /dev/virtio-ports link appears shortly after boot, or when the port is
+# hot-plugged. Output in /tmp/qemu-ga.log.
+DEV=/dev/virtio-ports/org.qemu.guest_agent.0
+i=0
+while [ ! -e "$DEV" ]; do
+	if [ $i -lt 200 ]; then usleep 50000; else sleep 2; fi
+	i=$((i + 1))
+done
+/usr/sbin/qemu-ga -m virtio-serial -p "$DEV" -t /run -f /run/qemu-ga.pid </dev/null >>/tmp/qemu-ga.log 2>&1
+echo "qemu-ga exited with status $?" >>/tmp/qemu-ga.log
+sleep 1
+QGAEOF
+  chmod 755 "$STAGE/sbin/vmcat-qemu-ga"
+  echo "::respawn:/sbin/vmcat-qemu-ga" >>"$STAGE/etc/inittab"
+fi
+
 # --- archive and install -----------------------------------------------------------
 mkdir -p "$OUT"
 NEWOUT=$(mktemp -d "$OUT/.new.XXXXXX")
@@ -297,6 +420,17 @@ cp "$VMLINUZ" "$NEWOUT/vmlinuz"
   echo "modules=$(for p in "${LOAD[@]}"; do modname "$p"; done | tr '\n' ' ' | sed 's/ $//')"
   echo "modules_builtin=${SKIPPED_BUILTIN[*]}"
   echo "modules_absent=${SKIPPED_ABSENT[*]}"
+  if [ "$QGA" = 1 ]; then
+    echo "qemu_ga_package=$QGA_PKG"
+    echo "qemu_ga_package_version=$QGA_VER"
+    echo "qemu_ga_sha256=$(sha256 "$QGA_BIN")"
+    echo "qemu_ga_interpreter=$QGA_INTERP"
+    echo "qemu_ga_libs=$(for n in $(printf '%s\n' "${!QGA_LIBS[@]}" | LC_ALL=C sort); do
+      pkg=$({ dpkg-query -S "${QGA_LIBS[$n]}" || dpkg-query -S "$(readlink -f "${QGA_LIBS[$n]}")"; } 2>/dev/null |
+        head -n1 | cut -d: -f1-2 | tr -d ' ' || true)
+      printf '%s(%s %s) ' "$n" "${pkg:-?}" "$(dpkg-query -W -f '${Version}' "${pkg:-none}" 2>/dev/null || true)"
+    done | sed 's/ $//')"
+  fi
   echo "vmlinuz_sha256=$(sha256 "$NEWOUT/vmlinuz")"
   echo "vmlinuz_bytes=$(stat -c %s "$NEWOUT/vmlinuz")"
   echo "initramfs_sha256=$(sha256 "$NEWOUT/initramfs.cpio.gz")"
@@ -314,6 +448,6 @@ echo "$KEY" >"$OUT/.cache-key"
 for d in "$CACHE"/kernel/*; do [ "$d" = "$KDIR" ] || rm -rf "$d"; done
 for f in "$DEBS"/*.deb; do [ "$f" = "$DEB" ] || rm -f "$f"; done
 
-msg "built $OUT ($KVER, ${#LOAD[@]} modules, vmcat: $([ -n "$VMCAT_SRC" ] && echo yes || echo no)," \
+msg "built $OUT ($KVER, ${#LOAD[@]} modules, vmcat: $([ -n "$VMCAT_SRC" ] && echo yes || echo no),$([ "$QGA" = 1 ] && echo " qemu-ga $QGA_VER,")" \
   "initramfs $(($(stat -c %s "$OUT/initramfs.cpio.gz") / 1024)) KiB) in $((($(date +%s%N) - T0) / 1000000)) ms"
 echo "$OUT"
