@@ -61,7 +61,7 @@ uint32_t CopyFrameCost(MessageType type, size_t payload_size);
 
 /// The receiver grants credit back in batches of at least this much (or at
 /// the end of each file).
-inline constexpr uint32_t kCopyCreditBatch = 64 * 1024;
+inline constexpr uint32_t kCopyCreditBatch = kCreditBatch;
 
 /// Checks a sender's frames against the grammar above: well-formed entries,
 /// unique names, each entry's directory sent before it as a directory (so

@@ -137,7 +137,11 @@ void ExecClient::WriteOutput(int fd, const std::string& data) {
     link_->SendJson(MessageType::kSignal, kSession, {{"signal", SIGPIPE}});
   }
   // Credit back what we have passed on, so the agent may send more.
-  link_->Send(EncodeWindowFrame(kSession, static_cast<uint32_t>(data.size())));
+  unsent_credit_ += static_cast<uint32_t>(data.size());
+  if (unsent_credit_ >= kCreditBatch) {
+    link_->Send(EncodeWindowFrame(kSession, unsent_credit_));
+    unsent_credit_ = 0;
+  }
 }
 
 void ExecClient::OnFrame(Frame f) {

@@ -48,6 +48,7 @@ class ExecClient : public IoHandler {
   bool stdin_open_ = false;
   bool stdin_watching_ = false;
   uint32_t send_window_ = kInitialWindow;
+  uint32_t unsent_credit_ = 0;  // written out, not yet credited back
   bool started_ = false;
   int exit_code_ = 255;
   bool finished_ = false;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include "base/log.h"
 #include "base/strings.h"
 
+extern char** environ;
+
 namespace vmcat {
 
 namespace {
@@ -26,12 +29,85 @@ constexpr auto kDrainGrace = std::chrono::seconds(1);
 // A program the host abandoned gets SIGHUP, then SIGKILL after this.
 constexpr auto kKillGrace = std::chrono::seconds(2);
 // Credit for stdin goes back to the host in batches of at least this much.
-constexpr uint64_t kCreditBatch = 64 * 1024;
+// After a wake-up that found little output, wait this long before reading
+// again, so that a program writing small pieces (busybox head writes 4 KiB at
+// a time) is read in large batches: each wake-up and frame costs far more
+// than the bytes in it on a guest's CPU. The first output is never delayed.
+constexpr auto kCoalesceDelay = std::chrono::milliseconds(4);
+constexpr size_t kCoalesceBelow = 32 * 1024;
+// The output pipes are made this big so that the program does not block
+// while reading pauses to batch (a default pipe holds 64 KiB).
+constexpr int kOutputPipeSize = 1 << 20;
+
+// execvp's search, done before vfork: the first executable regular file
+// named `name` in `path_list`, or `name` itself when it contains a '/'.
+// Empty when there is none.
+std::string ResolveProgram(const std::string& name, const std::string& path_list) {
+  if (name.find('/') != std::string::npos) return name;
+  for (const std::string& dir : Split(path_list, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return "";
+}
 
 struct ChildFailure {
   int stage;  // 0 exec, 1 chdir, 2 user
   int err;
 };
+
+// What the child of vfork() does: only system calls, on data the parent
+// prepared (the child shares the parent's memory until it execs).
+struct ChildPlan {
+  const char* program = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr;
+  bool cwd_required = false;
+  bool tty = false;
+  int slave_fd = -1;
+  int stdio_fds[3] = {-1, -1, -1};
+  bool switch_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  size_t group_count = 0;
+  int failure_fd = -1;
+};
+
+[[noreturn]] void RunChild(const ChildPlan& p) {
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  setsid();
+  if (p.tty) {
+    ioctl(p.slave_fd, TIOCSCTTY, 0);
+    for (int fd = 0; fd < 3; ++fd)
+      dup2(p.slave_fd, fd);
+  } else {
+    for (int fd = 0; fd < 3; ++fd)
+      dup2(p.stdio_fds[fd], fd);
+  }
+  ChildFailure f{0, 0};
+  if (p.cwd != nullptr && chdir(p.cwd) < 0 && p.cwd_required) {
+    f = {1, errno};
+  } else if (p.switch_user &&
+             (setgroups(p.group_count, p.groups) < 0 || setgid(p.gid) < 0 || setuid(p.uid) < 0)) {
+    f = {2, errno};
+  } else {
+    execve(p.program, p.argv, p.envp);
+    f = {0, errno};
+  }
+  (void)!write(p.failure_fd, &f, sizeof f);
+  _exit(127);
+}
 
 }  // namespace
 
@@ -41,6 +117,7 @@ ExecSession::ExecSession(Loop* loop, SessionOutput* out)
 ExecSession::~ExecSession() {
   *alive_ = nullptr;
   if (drain_timer_) loop_->CancelTimer(drain_timer_);
+  if (coalesce_timer_) loop_->CancelTimer(coalesce_timer_);
   for (Stream* s : {&stdout_, &stderr_}) {
     if (s->watching) loop_->Remove(s->fd.get());
   }
@@ -121,55 +198,76 @@ Status ExecSession::Spawn(const ExecRequest& r) {
     VMCAT_ASSIGN_OR_RETURN(Pipe err, MakePipe(0));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(out.read_end.get(), true));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(err.read_end.get(), true));
+    fcntl(out.read_end.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
     child_out = std::move(out.write_end);
     child_err = std::move(err.write_end);
     stdout_.fd = std::move(out.read_end);
     stderr_.fd = std::move(err.read_end);
   }
-  std::vector<std::string> env_copy = r.env;
+  // Everything the child needs is prepared here: it runs after vfork(),
+  // sharing our memory, so it may only make system calls (a full fork of
+  // the agent costs milliseconds of page-table copying on an emulated CPU).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e)
+    env_strings.emplace_back(*e);
+  auto set_env = [&env_strings](const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('=') + 1);
+    for (std::string& e : env_strings) {
+      if (e.compare(0, key.size(), key) == 0) {
+        e = kv;
+        return;
+      }
+    }
+    env_strings.push_back(kv);
+  };
   if (user) {
-    env_copy.push_back("HOME=" + user->home);
-    env_copy.push_back("USER=" + user->name);
-    env_copy.push_back("LOGNAME=" + user->name);
+    set_env("HOME=" + user->home);
+    set_env("USER=" + user->name);
+    set_env("LOGNAME=" + user->name);
   }
-  std::vector<char*> argv;
+  for (const std::string& kv : r.env)
+    set_env(kv);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string path_list = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const std::string& e : env_strings) {
+    if (e.rfind("PATH=", 0) == 0) path_list = e.substr(5);
+  }
+  std::string program = ResolveProgram(r.argv[0], path_list);
+  if (program.empty()) {
+    command_not_found_ = true;
+    return Status::ErrorWithErrno(Quote(r.argv[0]) + ": command not found", ENOENT);
+  }
   std::vector<std::string> argv_copy = r.argv;
+  std::vector<char*> argv;
   for (std::string& a : argv_copy)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) return Status::Errno("fork", errno);
-  if (pid == 0) {
-    RestoreSignalsForChild();
-    setsid();
-    if (r.tty) {
-      ioctl(slave.get(), TIOCSCTTY, 0);
-      for (int fd = 0; fd < 3; ++fd)
-        dup2(slave.get(), fd);
-    } else {
-      dup2(child_in.get(), 0);
-      dup2(child_out.get(), 1);
-      dup2(child_err.get(), 2);
-    }
-    ChildFailure f{0, 0};
-    if (!r.cwd.empty() && chdir(r.cwd.c_str()) < 0) {
-      f = {1, errno};
-    } else if (user &&
-               (setgroups(0, nullptr) < 0 || setgid(user->gid) < 0 || setuid(user->uid) < 0)) {
-      f = {2, errno};
-    } else {
-      if (user && r.cwd.empty() && chdir(user->home.c_str()) < 0) {
-        // A missing home directory is not fatal: stay where we are.
-      }
-      for (std::string& kv : env_copy)
-        putenv(kv.data());
-      execvp(argv[0], argv.data());
-      f = {0, errno};
-    }
-    (void)!write(failure.write_end.get(), &f, sizeof f);
-    _exit(127);
+  ChildPlan plan;
+  plan.program = program.c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.cwd = r.cwd.empty() ? (user ? user->home.c_str() : nullptr) : r.cwd.c_str();
+  plan.cwd_required = !r.cwd.empty();  // a missing home directory is not fatal
+  plan.tty = r.tty;
+  plan.slave_fd = slave.get();
+  plan.stdio_fds[0] = child_in.get();
+  plan.stdio_fds[1] = child_out.get();
+  plan.stdio_fds[2] = child_err.get();
+  plan.switch_user = user.has_value();
+  if (user) {
+    plan.uid = user->uid;
+    plan.gid = user->gid;
+    plan.groups = user->groups.data();
+    plan.group_count = user->groups.size();
   }
+  plan.failure_fd = failure.write_end.get();
+
+  pid_t pid = vfork();
+  if (pid < 0) return Status::Errno("vfork", errno);
+  if (pid == 0) RunChild(plan);
   pid_ = pid;
   failure.write_end.reset();
   ChildFailure f;
@@ -182,10 +280,6 @@ Status ExecSession::Spawn(const ExecRequest& r) {
     pid_ = -1;
     if (f.stage == 1) return Status::Errno("cd " + r.cwd, f.err);
     if (f.stage == 2) return Status::Errno("switch to user " + r.user, f.err);
-    if (f.err == ENOENT) {
-      command_not_found_ = true;
-      return Status::ErrorWithErrno(Quote(r.argv[0]) + ": command not found", ENOENT);
-    }
     return Status::Errno(Quote(r.argv[0]), f.err);
   }
   return Status::Ok();
@@ -193,7 +287,7 @@ Status ExecSession::Spawn(const ExecRequest& r) {
 
 void ExecSession::UpdateWatches() {
   for (Stream* s : {&stdout_, &stderr_}) {
-    bool want = !s->eof && s->fd.valid() && send_window_ > 0 && !aborted_;
+    bool want = !s->eof && s->fd.valid() && send_window_ > 0 && !aborted_ && coalesce_timer_ == 0;
     if (want == s->watching) continue;
     if (want) {
       s->watching = loop_->Add(s->fd.get(), EPOLLIN, this).ok();
@@ -214,18 +308,29 @@ void ExecSession::UpdateWatches() {
 }
 
 void ExecSession::OnIo(int fd, uint32_t events) {
+  size_t got = 0;
   if (stdin_.valid() && fd == stdin_.get()) {
     WriteInput();
   } else if (fd == stdout_.fd.get()) {
-    ReadOutput(&stdout_);
+    got = ReadOutput(&stdout_);
   } else if (fd == stderr_.fd.get()) {
-    ReadOutput(&stderr_);
+    got = ReadOutput(&stderr_);
+  }
+  if (got > 0 && got < kCoalesceBelow && !exited_ && coalesce_timer_ == 0) {
+    std::weak_ptr<ExecSession*> alive = alive_;
+    coalesce_timer_ = loop_->AddTimer(kCoalesceDelay, [alive] {
+      auto token = alive.lock();
+      if (!token || !*token) return;
+      (*token)->coalesce_timer_ = 0;
+      (*token)->UpdateWatches();
+    });
   }
   UpdateWatches();
   MaybeExit();
 }
 
-void ExecSession::ReadOutput(Stream* s) {
+size_t ExecSession::ReadOutput(Stream* s) {
+  size_t total = 0;
   char buf[kMaxDataChunk];
   while (send_window_ > 0 && !s->eof) {
     size_t want = std::min<size_t>(sizeof buf, send_window_);
@@ -233,11 +338,12 @@ void ExecSession::ReadOutput(Stream* s) {
     if (n > 0) {
       out_->Send(s->type, std::string_view(buf, static_cast<size_t>(n)));
       send_window_ -= static_cast<uint32_t>(n);
+      total += static_cast<size_t>(n);
       if (drain_timer_) ArmDrainTimer();  // still flowing: give it more time
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0 && errno == EAGAIN) return total;
     // EOF, or EIO on a pty master once the terminal's last user is gone.
     s->eof = true;
     if (s->watching) {
@@ -245,6 +351,7 @@ void ExecSession::ReadOutput(Stream* s) {
       s->watching = false;
     }
   }
+  return total;
 }
 
 void ExecSession::WriteInput() {

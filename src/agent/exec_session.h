@@ -34,7 +34,8 @@ class ExecSession : public AgentSession, public IoHandler {
     bool watching = false;
   };
   Status Spawn(const ExecRequest& r);
-  void ReadOutput(Stream* s);
+  /// Reads and sends what is there (within the window); returns the bytes.
+  size_t ReadOutput(Stream* s);
   void UpdateWatches();
   void WriteInput();
   void MaybeExit();
@@ -60,6 +61,7 @@ class ExecSession : public AgentSession, public IoHandler {
   bool aborted_ = false;
   bool command_not_found_ = false;
   Loop::TimerId drain_timer_ = 0;
+  Loop::TimerId coalesce_timer_ = 0;     // output reading paused to batch it
   std::shared_ptr<ExecSession*> alive_;  // callbacks check it: the session may be gone
 };
 

@@ -29,6 +29,10 @@ inline constexpr int kProtocolVersion = 1;
 /// Each side may send this many data bytes per session and direction before
 /// it needs a WINDOW credit from the receiver.
 inline constexpr uint32_t kInitialWindow = 256 * 1024;
+/// Receivers return credit in batches of at least this much (while the
+/// sender still has kInitialWindow - kCreditBatch left, it never waits), so
+/// a stream of small frames does not cost a WINDOW frame each.
+inline constexpr uint32_t kCreditBatch = 64 * 1024;
 /// Data frames are cut to this size so that sessions interleave fairly.
 inline constexpr size_t kMaxDataChunk = 32 * 1024;
 /// The agent's vsock port.
