@@ -368,3 +368,24 @@ def test_stop_then_rm_and_up_again_at_once(vms):
     assert "quick" not in vms.ls_json()
     again = vms.run("rm", "quick")
     assert again.returncode == 1 and 'no VM named "quick"' in again.stderr
+
+
+def test_logs_follow_streams_new_output_until_the_vm_stops(vms):
+    vms.up("follow")
+    p = subprocess.Popen([vms.vmcat, "logs", "-f", "follow"], env=vms.env,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        assert first  # the log so far comes first
+        guest_sh(vms, "follow", "echo followed-$((9*9))")
+        seen = ""
+        while "followed-81" not in seen:
+            line = p.stdout.readline()
+            assert line, "logs -f ended early"
+            seen += line
+        assert vms.run("stop", "follow", "--force").returncode == 0
+        p.wait(timeout=20)  # ends with the VM
+        assert p.returncode == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
