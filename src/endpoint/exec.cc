@@ -84,39 +84,83 @@ Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
   return words;
 }
 
-Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name) {
-  const AddressOptions& o = address.options;
-  std::vector<std::string> argv_words;
-  if (address.type() == AddressType::kSystem) {
-    argv_words = {"/bin/sh", "-c", address.params[0]};
-  } else {
-    VMCAT_ASSIGN_OR_RETURN(argv_words, SplitCommandLine(address.params[0]));
-  }
-  std::string program = argv_words[0];
-  if (o.path) program = SearchPath(program, *o.path);
-  if (o.login) {
-    size_t slash = argv_words[0].rfind('/');
-    argv_words[0] = "-" + argv_words[0].substr(slash == std::string::npos ? 0 : slash + 1);
-  }
-  std::vector<char*> argv;
-  for (std::string& w : argv_words)
-    argv.push_back(w.data());
-  argv.push_back(nullptr);
+namespace {
 
-  SpawnSetup setup;
+// The program and its argument words, as EXEC/SYSTEM and their options say.
+struct Command {
+  std::vector<std::string> words;
+  std::string program;  // what posix_spawnp looks up (a path with `path=`)
+};
+
+Result<Command> PrepareCommand(const SingleAddress& address) {
+  const AddressOptions& o = address.options;
+  Command c;
+  if (address.type() == AddressType::kSystem) {
+    c.words = {"/bin/sh", "-c", address.params[0]};
+  } else {
+    VMCAT_ASSIGN_OR_RETURN(c.words, SplitCommandLine(address.params[0]));
+  }
+  c.program = c.words[0];
+  if (o.path) c.program = SearchPath(c.program, *o.path);
+  if (o.login) {
+    size_t slash = c.words[0].rfind('/');
+    c.words[0] = "-" + c.words[0].substr(slash == std::string::npos ? 0 : slash + 1);
+  }
+  return c;
+}
+
+// Session, process group and signals of the child.
+void SetSpawnAttributes(const AddressOptions& o, SpawnSetup* setup) {
   short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
   bool setsid = o.setsid || o.ctty;
   if (setsid) flags |= POSIX_SPAWN_SETSID;
   if (o.setpgid && !setsid) {
     flags |= POSIX_SPAWN_SETPGROUP;
-    posix_spawnattr_setpgroup(setup.attr(), 0);
+    posix_spawnattr_setpgroup(setup->attr(), 0);
   }
-  posix_spawnattr_setflags(setup.attr(), flags);
+  posix_spawnattr_setflags(setup->attr(), flags);
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
-  posix_spawnattr_setsigdefault(setup.attr(), &all);
-  posix_spawnattr_setsigmask(setup.attr(), &none);
+  posix_spawnattr_setsigdefault(setup->attr(), &all);
+  posix_spawnattr_setsigmask(setup->attr(), &none);
+}
+
+Result<pid_t> Spawn(Command& c, SpawnSetup* setup) {
+  std::vector<char*> argv;
+  for (std::string& w : c.words)
+    argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, c.program.c_str(), setup->actions(), setup->attr(), argv.data(),
+                        environ);
+  if (rc != 0) return Status::Errno("exec " + Quote(c.words[0]), rc);
+  return pid;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(const SingleAddress& address,
+                                                            int connection) {
+  VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
+  SpawnSetup setup;
+  SetSpawnAttributes(address.options, &setup);
+  posix_spawn_file_actions_adddup2(setup.actions(), connection, 0);
+  posix_spawn_file_actions_adddup2(setup.actions(), connection, 1);
+  if (address.options.stderr_to_peer) {
+    posix_spawn_file_actions_adddup2(setup.actions(), connection, 2);
+  }
+  // The program does blocking I/O on it, as on the socketpair it would get.
+  VMCAT_RETURN_IF_ERROR(SetNonBlocking(connection, false));
+  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup));
+  return std::make_unique<ChildProcess>(pid);
+}
+
+Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name) {
+  const AddressOptions& o = address.options;
+  VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
+  SpawnSetup setup;
+  SetSpawnAttributes(o, &setup);
 
   UniqueFd ours_read, ours_write;  // relay side
   FdKind kind_read, kind_write;
@@ -183,9 +227,7 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     kind_read = kind_write = FdKind::kStreamSocket;
   }
 
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, program.c_str(), setup.actions(), setup.attr(), argv.data(), environ);
-  if (rc != 0) return Status::Errno("exec " + Quote(argv_words[0]), rc);
+  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup));
 
   std::unique_ptr<Endpoint> endpoint;
   if (ours_write.valid()) {

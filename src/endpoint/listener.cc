@@ -107,7 +107,8 @@ Result<std::unique_ptr<Endpoint>> Listener::Accept(std::string* peer) {
   UniqueFd conn(fd);
   if (peer) *peer = remote.ToString();
   VMCAT_RETURN_IF_ERROR(
-      ApplySocketOptions(fd, address_.options, address_.type() == AddressType::kTcpListen));
+      ApplySocketOptions(fd, address_.options, address_.type() == AddressType::kTcpListen,
+                         SocketOrigin::kAccepted));
   return std::make_unique<Endpoint>(name_, std::move(conn), FdKind::kStreamSocket);
 }
 

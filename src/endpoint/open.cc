@@ -560,9 +560,10 @@ class DualOpen : public OpenOperation {
 
 }  // namespace
 
-Status ApplySocketOptions(int fd, const AddressOptions& o, bool tcp) {
+Status ApplySocketOptions(int fd, const AddressOptions& o, bool tcp, SocketOrigin origin) {
   int one = 1;
-  if (o.reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+  if (o.reuseaddr && origin == SocketOrigin::kCreated &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     return Status::Errno("setsockopt(SO_REUSEADDR)", errno);
   }
   if (o.keepalive) {

@@ -37,7 +37,12 @@ std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, st
 /// original flags come back when the endpoint is destroyed.
 Status PrepareInheritedFd(Endpoint* endpoint, int fd, const AddressOptions& options);
 
-/// Applies socket options shared by connecting and listening sockets.
-Status ApplySocketOptions(int fd, const AddressOptions& options, bool tcp);
+/// Where a socket came from: options that only matter before bind(2)
+/// (reuseaddr) are not applied to a socket that accept(2) returned.
+enum class SocketOrigin { kCreated, kAccepted };
+
+/// Applies socket options shared by connecting, listening and accepted sockets.
+Status ApplySocketOptions(int fd, const AddressOptions& options, bool tcp,
+                          SocketOrigin origin = SocketOrigin::kCreated);
 
 }  // namespace vmcat

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "base/strings.h"
 
@@ -70,6 +71,41 @@ SocketAddress MakeVsockAddress(uint32_t cid, uint32_t port) {
   return a;
 }
 
+namespace {
+
+// A numeric host and port need no resolver: getaddrinfo would still ask the
+// kernel for the machine's addresses (AI_ADDRCONFIG: a netlink dump, seven
+// system calls) on every connection a fork server makes. Anything else
+// (names, scoped IPv6, service names, a family mismatch) goes to getaddrinfo,
+// which also produces the error messages.
+std::optional<SocketAddress> NumericInetAddress(const std::string& host, const std::string& port,
+                                                IpFamily family) {
+  std::optional<uint64_t> number = ParseUnsigned(port);
+  if (!number || *number > 65535 || host.empty()) return std::nullopt;
+  SocketAddress a;
+  if (family != IpFamily::kIpv6) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
+    if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) == 1) {
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons(static_cast<uint16_t>(*number));
+      a.length = sizeof(sockaddr_in);
+      return a;
+    }
+  }
+  if (family != IpFamily::kIpv4) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) {
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_port = htons(static_cast<uint16_t>(*number));
+      a.length = sizeof(sockaddr_in6);
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<std::vector<SocketAddress>> ResolveInet(std::string_view host, std::string_view port,
                                                IpFamily family, int socktype, bool passive) {
   std::string h(host);
@@ -77,6 +113,7 @@ Result<std::vector<SocketAddress>> ResolveInet(std::string_view host, std::strin
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   std::string p(port);
   if (p.empty()) return Status::Error("empty port");
+  if (auto literal = NumericInetAddress(h, p, family)) return std::vector<SocketAddress>{*literal};
   addrinfo hints{};
   hints.ai_family = family == IpFamily::kIpv4   ? AF_INET
                     : family == IpFamily::kIpv6 ? AF_INET6

@@ -1,9 +1,13 @@
 #include "relay/server.h"
 
 #include <signal.h>
+#include <sys/wait.h>
+
+#include <cstring>
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "endpoint/exec.h"
 
 namespace vmcat {
 
@@ -77,6 +81,8 @@ struct RelayServer::Session {
   std::unique_ptr<Endpoint> accepted;
   std::unique_ptr<OpenOperation> opening;
   std::unique_ptr<Relay> relay;
+  std::unique_ptr<ChildProcess> program;  // handed the connection itself
+  std::shared_ptr<Session*> alive = std::make_shared<Session*>(this);
 };
 
 RelayServer::RelayServer(Loop* loop, const RelayOptions& options, const AddressSpec& first,
@@ -149,6 +155,7 @@ Status RelayServer::Start() {
   if (!listener.ok()) return listener.status().Prefix(NameOf(listen_index_));
 
   if (fork_) {
+    hand_over_ = CanHandOver(other);
     listener_ = std::move(listener).value();
     LogNotice("listening on " + listener_->local_name());
     UpdateListening();
@@ -222,10 +229,14 @@ void RelayServer::OnIo(int fd, uint32_t events) {
 }
 
 void RelayServer::AcceptReady() {
+  // One connection per readiness report: the listener is level-triggered,
+  // so a backlog is reported again by the next epoll_wait, and a lone
+  // connection costs no accept(2) that fails with EAGAIN.
   const auto& max = specs_[listen_index_]->first.options.max_children;
-  while (listener_ && (!max || sessions_.size() < *max)) {
+  if (listener_ && (!max || sessions_.size() < *max)) {
     std::string peer;
-    auto r = listener_->Accept(&peer);
+    bool log = LogEnabled(LogLevel::kNotice);
+    auto r = listener_->Accept(log ? &peer : nullptr);
     if (!r.ok()) {
       // EMFILE and friends: pause accepting briefly instead of spinning.
       LogError(NameOf(listen_index_) + ": " + r.status().message());
@@ -237,11 +248,64 @@ void RelayServer::AcceptReady() {
       });
       return;
     }
-    if (*r == nullptr) break;
-    LogNotice("accepted connection from " + peer);
-    StartSession(std::move(r).value(), peer);
+    if (*r != nullptr) {
+      if (log) LogNotice("accepted connection from " + peer);
+      StartSession(std::move(r).value(), peer);
+    }
   }
   UpdateListening();
+}
+
+static std::string DescribeWaitStatus(int status) {
+  if (WIFSIGNALED(status)) {
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
+// With fork, a program that would only talk to the connection through the
+// relay (EXEC/SYSTEM on a socketpair, nothing for the relay to transform,
+// dump, time or restrict to one direction) gets the connection itself, as
+// from inetd: no relaying, and one process start is all a connection costs.
+// What the program sees is the same: a bidirectional stream socket on stdin
+// and stdout, EOF when the client shuts down its side.
+bool RelayServer::CanHandOver(int other) const {
+  const AddressSpec& listen = *specs_[listen_index_];
+  const AddressSpec& program = *specs_[other];
+  if (listen.IsDual() || program.IsDual() || listen.first.IsDatagram()) return false;
+  AddressType t = program.first.type();
+  if (t != AddressType::kExec && t != AddressType::kSystem) return false;
+  if (options_.direction != RelayOptions::Direction::kBoth || options_.half_close_timeout ||
+      options_.idle_timeout || options_.pump.dump_text || options_.pump.dump_hex) {
+    return false;
+  }
+  for (const AddressOptions* o : {&listen.first.options, &program.first.options}) {
+    if (o->escape || o->crnl || o->cr || o->ignoreeof || o->termios.Any()) return false;
+  }
+  const AddressOptions& p = program.first.options;
+  return !p.pty && !p.pipes && !p.ctty;
+}
+
+void RelayServer::HandOver(Session* s) {
+  int other = 1 - listen_index_;
+  auto child = SpawnExecOnConnection(specs_[other]->first, s->accepted->read_fd());
+  s->accepted.reset();  // the program has the connection now
+  if (!child.ok()) return EndSession(s, child.status().Prefix(NameOf(other)));
+  s->program = std::move(child).value();
+  pid_t pid = s->program->pid();
+  std::weak_ptr<Session*> alive = s->alive;
+  Status watched = loop_->WatchChild(pid, [this, alive, pid](int status) {
+    auto token = alive.lock();
+    if (!token || !*token) return;  // session gone (server ending); reaped
+    Session* session = *token;
+    session->program->MarkExited(status);
+    if (LogEnabled(LogLevel::kNotice)) {
+      LogNotice("program " + std::to_string(pid) + " ended: " + DescribeWaitStatus(status));
+    }
+    EndSession(session, Status::Ok());
+  });
+  if (!watched.ok()) EndSession(s, watched.Prefix("watch program " + std::to_string(pid)));
 }
 
 void RelayServer::StartSession(std::unique_ptr<Endpoint> accepted, const std::string& peer) {
@@ -249,6 +313,7 @@ void RelayServer::StartSession(std::unique_ptr<Endpoint> accepted, const std::st
   Session* s = session.get();
   sessions_.push_back(std::move(session));
   s->accepted = std::move(accepted);
+  if (hand_over_) return HandOver(s);
   int other = 1 - listen_index_;
   s->opening = StartOpen(loop_, *specs_[other], NameOf(other), AccessOf(other),
                          [this, s, other](Result<std::unique_ptr<Endpoint>> r) {
@@ -292,6 +357,7 @@ void RelayServer::EndSession(Session* s, const Status& status) {
 void RelayServer::OnSignal(int signo) {
   if (forwarded_signals_.count(signo)) {
     for (auto& s : sessions_) {
+      if (s->program && !s->program->exited()) kill(s->program->pid(), signo);
       if (!s->relay) continue;
       for (const Endpoint* e : {s->relay->first(), s->relay->second()}) {
         for (ChildProcess* child : e->children()) {

@@ -44,6 +44,8 @@ class RelayServer : public IoHandler {
   void OpenDirect();
   void AcceptReady();
   void StartSession(std::unique_ptr<Endpoint> accepted, const std::string& peer);
+  bool CanHandOver(int other) const;
+  void HandOver(Session* session);
   void StartRelay(Session* session, std::unique_ptr<Endpoint> first,
                   std::unique_ptr<Endpoint> second);
   void EndSession(Session* session, const Status& status);
@@ -56,6 +58,7 @@ class RelayServer : public IoHandler {
   const AddressSpec* specs_[2];
   int listen_index_ = -1;  // which address listens, if any
   bool fork_ = false;
+  bool hand_over_ = false;  // fork to EXEC/SYSTEM: the program gets the connection
   std::unique_ptr<Listener> listener_;
   bool listening_ = false;
   std::list<std::unique_ptr<Session>> sessions_;
