@@ -113,6 +113,9 @@ Result<std::vector<SocketAddress>> ResolveInet(std::string_view host, std::strin
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   std::string p(port);
   if (p.empty()) return Status::Error("empty port");
+  if (auto number = ParseUnsigned(p); number && *number > 65535) {
+    return Status::Error("port " + p + " out of range (0-65535)");
+  }
   if (auto literal = NumericInetAddress(h, p, family)) return std::vector<SocketAddress>{*literal};
   addrinfo hints{};
   hints.ai_family = family == IpFamily::kIpv4   ? AF_INET

@@ -53,6 +53,8 @@ def assert_one_error(r, address_number, address_text, *reasons):
     ("-,escape=0x1ff", ['option "escape": bad value "0x1ff"', "0 to 255"]),
     ("UNIX-LISTEN:/tmp/x.sock,mode=9", ['option "mode": bad value "9"', "octal"]),
     ("TCP:127.0.0.1:9,connect-timeout", ['option "connect-timeout" needs a value']),
+    ("TCP:127.0.0.1:70000", ["port 70000 out of range (0-65535)"]),
+    ("TCP-LISTEN:65536", ["port 65536 out of range (0-65535)"]),
     # grammar
     ("EXEC:'bash", ["unterminated ' quote"]),
     ("FD:x", ['bad file descriptor number "x"']),
