@@ -10,8 +10,8 @@ import subprocess
 import threading
 import time
 
-from conftest import (assert_clean_exit_text, children_of, free_port, open_fds, wait_for,
-                      wait_tcp_listening, wait_unix_listening)
+from conftest import (assert_clean_exit_text, children_of, free_port, open_fds, tcp_exchange,
+                      wait_for, wait_tcp_listening, wait_unix_listening)
 
 MIB = 1 << 20
 
@@ -185,16 +185,7 @@ class pytest_raises_oserror_or_eof:
 
 
 def echo_once(port, payload):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            got += data
-    return got
+    return tcp_exchange(port, payload)[1]
 
 
 def settled_fd_count(pid, expected=None, timeout=10):

@@ -7,8 +7,8 @@ import signal
 import socket
 import threading
 
-from conftest import (PYTHON, assert_clean_exit_text, children_of, free_port, wait_for,
-                      wait_tcp_listening)
+from conftest import (PYTHON, assert_clean_exit_text, children_of, free_port, tcp_exchange,
+                      wait_for, wait_tcp_listening)
 
 # Prints what the program's stdin is: the socket family, and for TCP the
 # port of the peer (the client), then echoes one line.
@@ -28,16 +28,7 @@ sys.stdout.flush()
 
 
 def ask(port, line=b"hello\n"):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(line)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            got += data
-        return s.getsockname()[1], got
+    return tcp_exchange(port, line)
 
 
 def start_peer_server(vmcat, spawn, tmp, *flags):
