@@ -68,11 +68,8 @@ import platform
 import random
 import resource
 import select
-import shlex
 import shutil
-import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -81,8 +78,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
+from benchlib import (REPO, BenchError, VmBench, argument_parser, command_line, cpu_busy_counters,
+                      cpu_description, exit_on_signals, find_image, first_line, fmt_num, git_commit,
+                      load_average, log, median, p90, proc_runtime_ns, remove_tmp,
+                      render_report_markdown, render_report_text, select_scenarios, verdict)
+
 DOC_SECTION = "## vmcat agent vs qemu-guest-agent"
 SCENARIOS = ["exec", "stream", "firstbyte"]  # run in this order
 VM_NAME = "agentbench"
@@ -104,53 +104,14 @@ T_ERROR, T_EXEC, T_STARTED, T_STDOUT, T_STDERR, T_EXIT, T_WINDOW = 4, 10, 11, 14
 GUEST_NOW = '{ read a; read a; read a; } </proc/timer_list; set -- $a'
 
 
-class BenchError(Exception):
-    """A scenario or run could not complete: reported, not fatal."""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
 # Processes and /proc
 
 
-def proc_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def proc_cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
 def proc_cpu_s(pid: int) -> float | None:
-    """CPU time of all the process's threads, from schedstat (exact, ns)."""
-    total = 0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return total / 1e9
-
-
-def cpu_busy_counters() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v[:8]) - idle, sum(v[:8])
+    """CPU seconds of all the process's threads, from schedstat (exact)."""
+    ns = proc_runtime_ns(pid)
+    return None if ns is None else ns / 1e9
 
 
 def rusage_cpu_s(who: int) -> float:
@@ -158,66 +119,8 @@ def rusage_cpu_s(who: int) -> float:
     return r.ru_utime + r.ru_stime
 
 
-class Processes:
-    """Starts processes in their own process groups and kills them all later."""
-
-    def __init__(self) -> None:
-        self.live: list[subprocess.Popen] = []
-
-    def start(self, argv: list[str], **kw) -> subprocess.Popen:
-        kw.setdefault("stdin", subprocess.DEVNULL)
-        p = subprocess.Popen(argv, start_new_session=True, **kw)
-        self.live.append(p)
-        return p
-
-    def kill(self, p: subprocess.Popen) -> None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            p.kill()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            log(f"warning: pid {p.pid} did not die")
-        if p in self.live:
-            self.live.remove(p)
-
-    def forget(self, p: subprocess.Popen) -> None:
-        """`p` exited: kill what may be left of its process group."""
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if p in self.live:
-            self.live.remove(p)
-
-    def kill_all(self) -> None:
-        for p in list(self.live):
-            self.kill(p)
-
-
 # --------------------------------------------------------------------------
-# Statistics and formatting
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def p90(values: list[float]) -> float | None:
-    """Nearest-rank 90th percentile."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
-
-
-def fmt(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
+# Formatting
 
 
 def fmt_ratio(a: float | None, b: float | None) -> str:
@@ -235,6 +138,20 @@ def fmt_size(n: int) -> str:
 
 # --------------------------------------------------------------------------
 # Clients
+
+
+def recv_more(sock: socket.socket, buf: bytearray, error: type[BenchError], what: str,
+              closed: str) -> None:
+    """Appends what `sock` has next (up to 1 MiB) to `buf`. A socket error
+    raises `error` with "WHAT: the error", the peer closing it `error` with
+    `closed`."""
+    try:
+        d = sock.recv(1 << 20)
+    except OSError as e:
+        raise error(f"{what}: {e}") from e
+    if not d:
+        raise error(closed)
+    buf += d
 
 
 class VmcatSession:
@@ -284,13 +201,8 @@ class VmcatSession:
                     payload = bytes(self.buf[FRAME_HDR.size:end])
                     del self.buf[:end]
                     return mtype, payload
-            try:
-                d = self.sock.recv(1 << 20)
-            except OSError as e:
-                raise BenchError(f"agent session: {e}") from e
-            if not d:
-                raise BenchError("agent session closed before EXIT")
-            self.buf += d
+            recv_more(self.sock, self.buf, BenchError, "agent session",
+                      "agent session closed before EXIT")
 
     def run(self, argv: list[str]) -> dict:
         """EXEC argv; returns {code, out, t_exec, t_started, t_first_out, t_exit}."""
@@ -361,13 +273,7 @@ class QgaClient:
                 del self.buf[:i + 1]
                 return line
             start = len(self.buf)
-            try:
-                d = self.sock.recv(1 << 20)
-            except OSError as e:
-                raise QgaError(f"qga: {e}") from e
-            if not d:
-                raise QgaError("qga connection closed")
-            self.buf += d
+            recv_more(self.sock, self.buf, QgaError, "qga", "qga connection closed")
 
     def sync(self) -> None:
         """guest-sync-delimited: 0xFF resets qemu-ga's parser (it answers that
@@ -522,15 +428,10 @@ class Results:
 # The benchmark
 
 
-class Bench:
+class Bench(VmBench):
     def __init__(self, args: argparse.Namespace, tmp: Path):
-        self.args = args
-        self.tmp = tmp
-        self.runtime = tmp / "rt"
-        self.runtime.mkdir()
+        super().__init__(args, tmp)
         self.qga_sock = tmp / "qga.sock"
-        self.env = dict(os.environ, VMCAT_RUNTIME_DIR=str(self.runtime))
-        self.procs = Processes()
         self.vm_started = False
         self.sup_pid = 0
         self.qemu_pid = 0
@@ -542,17 +443,6 @@ class Bench:
     @property
     def ctl(self) -> Path:
         return self.runtime / VM_NAME / "ctl.sock"
-
-    def vmcat(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        p = self.procs.start([self.args.vmcat, *argv], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=self.env)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.procs.kill(p)
-            raise BenchError(f"vmcat {' '.join(argv)}: no exit within {timeout:g} s")
-        self.procs.forget(p)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
     def start_vm(self) -> None:
         a = self.args
@@ -617,24 +507,8 @@ class Bench:
             return
         self.vm_started = False
         self.close_shared_qga()
-        try:
-            r = self.vmcat("stop", VM_NAME, "--force", timeout=20)
-            if r.returncode != 0:
-                log(f"  vmcat stop --force: rc {r.returncode}: "
-                    f"{r.stderr.decode(errors='replace').strip()}")
-        except BenchError as e:
-            log(f"  {e}")
-        pids = [p for p in (self.sup_pid, self.qemu_pid) if p]
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(proc_alive(p) for p in pids):
-            time.sleep(0.01)
-        for pid, word in ((self.sup_pid, "vmcat"), (self.qemu_pid, "qemu")):
-            if pid and proc_alive(pid) and any(word in a for a in proc_cmdline(pid)[:1]):
-                log(f"  {word} pid {pid} still alive after stop: killing it")
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        self.force_stop(VM_NAME, self.sup_pid, self.qemu_pid, shown="vmcat stop --force",
+                        label="")
 
     def cleanup(self) -> None:
         try:
@@ -784,7 +658,7 @@ class Bench:
                     s.failures.append(str(e))
             if (i + 1) % 10 == 0 or i + 1 == a.runs:
                 log(f"  round {i + 1}/{a.runs}: " + ", ".join(
-                    f"{key} {fmt(median(S[key].ms))}" for key, *_ in contestants))
+                    f"{key} {fmt_num(median(S[key].ms))}" for key, *_ in contestants))
         self.close_shared_qga()
         # One-shot users: a fresh qga connection each time. qemu-ga's cost
         # depends on how long no client was connected (see the notes), so
@@ -800,7 +674,7 @@ class Bench:
                     fn(s)
                 except BenchError as e:
                     s.failures.append(str(e))
-        log("  " + ", ".join(f"{key} {fmt(median(S[key].ms))}" for key, *_ in idle))
+        log("  " + ", ".join(f"{key} {fmt_num(median(S[key].ms))}" for key, *_ in idle))
         key, _, _, fn = b2b
         try:
             fn(Series("", ""))  # so that the first measured run follows a one-shot too
@@ -813,7 +687,7 @@ class Bench:
                 fn(s)
             except BenchError as e:
                 s.failures.append(str(e))
-        log(f"  {key} {fmt(median(S[key].ms))}")
+        log(f"  {key} {fmt_num(median(S[key].ms))}")
         # The guest's own cost of spawning /bin/true (busybox sh fork+exec+wait).
         try:
             n = 30
@@ -1045,8 +919,9 @@ class Bench:
                 try:
                     r = fn()
                     log(f"  run {i + 1}: {key}: first line after {r.first_ms:.1f} ms "
-                        f"(guest wrote it at {fmt(r.guest_write_ms)} ms; delay "
-                        f"{fmt(r.delay_ms)} ms, ≤ {fmt(r.delay_hi_ms)}), end {r.exit_ms:.0f} ms")
+                        f"(guest wrote it at {fmt_num(r.guest_write_ms)} ms; delay "
+                        f"{fmt_num(r.delay_ms)} ms, ≤ {fmt_num(r.delay_hi_ms)}), "
+                        f"end {r.exit_ms:.0f} ms")
                 except (BenchError, OSError, ValueError) as e:
                     fb[key].failures.append(str(e))
                     log(f"  run {i + 1}: {key}: FAILED: {e}")
@@ -1055,10 +930,6 @@ class Bench:
 
 # --------------------------------------------------------------------------
 # Report
-
-
-def verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
 
 def build_report(res: Results, args: argparse.Namespace) -> dict:
@@ -1074,9 +945,9 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             ref = pairs.get(key)
             ratio = (f"{fmt_ratio(median(s.ms), median(S[ref].ms))} vs {S[ref].label}"
                      if ref and ref in S else "")
-            rows.append([s.label, f"{len(s.ms)}/{s.attempted}", fmt(median(s.ms), 2),
-                         fmt(p90(s.ms), 2), fmt(min(s.ms) if s.ms else None, 2),
-                         fmt(median(s.polls), 0) if s.polls else "", ratio, s.what])
+            rows.append([s.label, f"{len(s.ms)}/{s.attempted}", fmt_num(median(s.ms), 2),
+                         fmt_num(p90(s.ms), 2), fmt_num(min(s.ms) if s.ms else None, 2),
+                         fmt_num(median(s.polls), 0) if s.polls else "", ratio, s.what])
         tables.append((f"`exec /bin/true` round trip (ms; {args.runs} runs each, interleaved; "
                        f"one-shot and idle rows {args.oneshot_runs} runs each)",
                        ["Contestant", "ok", "median", "p90", "min", "polls", "qemu-ga ÷ vmcat",
@@ -1087,7 +958,8 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
                 mq, mv = median(S[q].ms), median(S[v].ms)
                 ok = None if mq is None or mv is None else mq / mv >= EXEC_TARGET_RATIO
                 targets.append((desc, verdict(ok),
-                                f"{fmt(mv, 2)} ms vs {fmt(mq, 2)} ms = {fmt_ratio(mq, mv)}"))
+                                f"{fmt_num(mv, 2)} ms vs {fmt_num(mq, 2)} ms = "
+                                f"{fmt_ratio(mq, mv)}"))
         gap = f"{args.oneshot_gap:g} s"
         ratio_target("qga-1shot-10", "vmcat-cli-idle",
                      f"exec true, one-shot user ({gap} idle before each run): `vmcat exec` CLI "
@@ -1136,10 +1008,10 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
                          fmt_size(c.requested),
                          fmt_size(int(median([r.delivered for r in c.runs]))) if c.runs else "—",
                          c.runs[-1].truncated if c.runs else "—",
-                         fmt(c.med("seconds"), 2), fmt(c.mibps(), 2),
-                         fmt(c.requested / MIB / prod, 1) if prod else "—",
-                         fmt(c.med("qemu_cpu"), 2), fmt(c.med("sup_cpu"), 2),
-                         fmt(c.med("client_cpu"), 2), fmt(c.med("driver_cpu"), 2),
+                         fmt_num(c.med("seconds"), 2), fmt_num(c.mibps(), 2),
+                         fmt_num(c.requested / MIB / prod, 1) if prod else "—",
+                         fmt_num(c.med("qemu_cpu"), 2), fmt_num(c.med("sup_cpu"), 2),
+                         fmt_num(c.med("client_cpu"), 2), fmt_num(c.med("driver_cpu"), 2),
                          c.command])
         tables.append((f"Command output streamed to the host (median of {args.stream_runs}; "
                        "MiB/s = delivered bytes / wall time)",
@@ -1153,7 +1025,8 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
                 mv, mq = cv.mibps(), cq.mibps()
                 ok = None if mv is None or mq is None else mv / mq >= STREAM_TARGET_RATIO
                 targets.append((desc, verdict(ok),
-                                f"{fmt(mv, 2)} vs {fmt(mq, 2)} MiB/s = {fmt_ratio(mv, mq)}"))
+                                f"{fmt_num(mv, 2)} vs {fmt_num(mq, 2)} MiB/s = "
+                                f"{fmt_ratio(mv, mq)}"))
         big = fmt_size(args.stream_mib * MIB)
         stream_target(f"vmcat, {big}", f"qemu-ga, {big}",
                       f"stream {big} of `head -c` output: vmcat ≥ 10× qemu-ga's throughput "
@@ -1179,9 +1052,9 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
         rows = []
         for key, c in fb.items():
             rows.append([c.label, f"{len(c.runs)}/{len(c.runs) + len(c.failures)}",
-                         fmt(c.med("first_ms")), fmt(c.med("guest_write_ms")),
-                         fmt(c.med("delay_ms")), fmt(c.med("delay_hi_ms")),
-                         fmt(c.med("exit_ms"), 0), c.how])
+                         fmt_num(c.med("first_ms")), fmt_num(c.med("guest_write_ms")),
+                         fmt_num(c.med("delay_ms")), fmt_num(c.med("delay_hi_ms")),
+                         fmt_num(c.med("exit_ms"), 0), c.how])
         tables.append((f"First output byte of `sh -c 'echo first; sleep {args.sleep:g}; echo "
                        f"done'` (ms, median of {args.firstbyte_runs})",
                        ["Contestant", "ok", "exec → host has \"first\"",
@@ -1192,7 +1065,7 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             worst = max(r.delay_hi_ms for r in v.runs)
             targets.append(("first byte: vmcat delivers the line within 50 ms of the guest "
                             "writing it", verdict(worst <= FIRSTBYTE_TARGET_MS),
-                            f"median {fmt(v.med('delay_ms'))} ms, worst upper bound "
+                            f"median {fmt_num(v.med('delay_ms'))} ms, worst upper bound "
                             f"{worst:.1f} ms"))
         if res.calib_halfwidth_ms:
             notes.append("Guest clock mapping: the guest prints CLOCK_MONOTONIC (/proc/timer_list"
@@ -1211,34 +1084,6 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
 
 
 def machine_facts(args: argparse.Namespace, res: Results) -> list[tuple[str, str]]:
-    cpu, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and cpu == "unknown CPU":
-                    cpu = line.split(":", 1)[1].strip()
-                if line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    virt = "vmx/svm present" if flags & {"vmx", "svm"} else "no vmx/svm"
-    kvm = "/dev/kvm present" if os.path.exists("/dev/kvm") else "no /dev/kvm"
-
-    def first_line(argv: list[str]) -> str:
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-            return (out.stdout or out.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "?"
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        if dirty:
-            commit += " plus uncommitted changes in src/"
-    except OSError:
-        commit = "?"
     manifest = {}
     try:
         for line in (args.image / "manifest.txt").read_text().splitlines():
@@ -1251,12 +1096,12 @@ def machine_facts(args: argparse.Namespace, res: Results) -> list[tuple[str, str
     return [
         ("Date", datetime.datetime.now().strftime("%Y-%m-%d %H:%M")),
         ("Host CPUs (nproc)", f"{len(os.sched_getaffinity(0))} of {os.cpu_count()}"),
-        ("CPU", f"{cpu} ({virt}; {kvm})"),
+        ("CPU", cpu_description()),
         ("Host kernel", platform.release()),
         ("QEMU", f"{first_line([qemu, '--version'])}, accel {f.get('accel', 'tcg (asked)')}"),
         ("Guest", f"{f.get('guest', '?')}; image {args.image} "
                   f"(kernel {manifest.get('kernel_release', '?')})"),
-        ("vmcat", f"{first_line([args.vmcat, '--version'])} at commit {commit or '?'}; "
+        ("vmcat", f"{first_line([args.vmcat, '--version'])} at commit {git_commit()}; "
                   f"agent in the guest: {f.get('vmcat agent', '?')}"),
         ("qemu-ga", f"{f.get('qemu-ga', '?')} (package qemu-guest-agent "
                     f"{manifest.get('qemu_ga_package_version', '?')}), "
@@ -1269,62 +1114,16 @@ def machine_facts(args: argparse.Namespace, res: Results) -> list[tuple[str, str
     ]
 
 
-def render_text(facts, report, command: str) -> str:
-    lines = ["vmcat agent vs qemu-guest-agent", ""]
-    w = max(len(k) for k, _ in facts)
-    lines += [f"  {k.ljust(w)}  {v}" for k, v in facts]
-    lines += [f"  {'Command'.ljust(w)}  {command}", ""]
-    for title, header, rows in report["tables"]:
-        lines.append(title)
-        all_rows = [header] + rows
-        widths = [max(len(r[i]) for r in all_rows) for i in range(len(header))]
-        for n, r in enumerate(all_rows):
-            cells = [c.ljust(widths[i]) if i == 0 or i == len(header) - 1
-                     else c.rjust(widths[i]) for i, c in enumerate(r)]
-            lines.append("  " + "  ".join(cells).rstrip())
-            if n == 0:
-                lines.append("  " + "  ".join("-" * x for x in widths))
-        lines.append("")
-    lines.append("Targets:")
-    for desc, v, shown in report["targets"]:
-        lines.append(f"  {v:8s}  {desc}: {shown}")
-    if report["notes"]:
-        lines += ["", "Notes:"] + [f"  - {n}" for n in report["notes"]]
-    return "\n".join(lines)
-
-
-def md_cell(s: str, code: bool) -> str:
-    if code and s and "`" not in s:
-        s = f"`{s}`"
-    return s.replace("|", "\\|")
-
-
-def render_markdown(facts, report, command: str) -> str:
-    lines = [DOC_SECTION, ""]
-    lines += [f"- {k}: {v}" for k, v in facts]
-    lines += [f"- Reproduce: `{command}`", ""]
-    for title, header, rows in report["tables"]:
-        lines += [f"**{title}**", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + "|")
-        for r in rows:
-            lines.append("| " + " | ".join(md_cell(c, header[i] == "Command")
-                                            for i, c in enumerate(r)) + " |")
-        lines.append("")
-    lines += ["Targets:", ""]
-    for desc, v, shown in report["targets"]:
-        lines.append(f"- {desc}: {'**not met**' if v == 'NOT MET' else v} ({shown})")
-    if report["notes"]:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
-    lines += ["", "Both agents run in the same guest (one VM, TCG, 1 vCPU). vmcat is driven "
-              "through its supervisor (`vmcat exec`, or this driver speaking the agent protocol "
-              "on ctl.sock); qemu-ga through a QEMU chardev socket on its own virtio-serial "
-              "port, by a Python client in the driver (no QMP, no libvirt, no process start). "
-              "Times are from the driver's CLOCK_MONOTONIC; p90 is the nearest-rank 90th "
-              "percentile. CPU columns: QEMU and supervisor from /proc/PID/task/*/schedstat, "
-              "the vmcat CLI from its rusage, the driver's own (reading, base64 decoding) from "
-              "its rusage."]
-    return "\n".join(lines) + "\n"
+# The last paragraph of the markdown section.
+MARKDOWN_EXPLANATION = (
+    "Both agents run in the same guest (one VM, TCG, 1 vCPU). vmcat is driven "
+    "through its supervisor (`vmcat exec`, or this driver speaking the agent "
+    "protocol on ctl.sock); qemu-ga through a QEMU chardev socket on its own "
+    "virtio-serial port, by a Python client in the driver (no QMP, no libvirt, no "
+    "process start). Times are from the driver's CLOCK_MONOTONIC; p90 is the "
+    "nearest-rank 90th percentile. CPU columns: QEMU and supervisor from "
+    "/proc/PID/task/*/schedstat, the vmcat CLI from its rusage, the driver's own "
+    "(reading, base64 decoding) from its rusage.")
 
 
 # --------------------------------------------------------------------------
@@ -1332,12 +1131,8 @@ def render_markdown(facts, report, command: str) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--vmcat", default=os.environ.get("VMCAT", str(REPO / "build" / "vmcat")),
-                    help="static vmcat binary, used on the host and put into the image "
-                         "(default: $VMCAT or build/vmcat)")
+    ap = argument_parser(__doc__, vmcat_help="static vmcat binary, used on the host and put "
+                                             "into the image")
     ap.add_argument("--image", type=Path,
                     help="directory with vmlinuz and initramfs.cpio.gz of an image built with "
                          "--with-qemu-ga (default: what `images/build-image.sh --with-qemu-ga "
@@ -1377,59 +1172,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.stream_runs = args.stream_runs or (1 if q else 3)
     args.oneshot_runs = args.oneshot_runs or (5 if q else 15)
     args.firstbyte_runs = args.firstbyte_runs or (1 if q else 3)
-    scenarios = [s.strip() for s in args.only.split(",")] if args.only else list(SCENARIOS)
-    for s in scenarios:
-        if s not in SCENARIOS:
-            ap.error(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}")
-    args.scenarios = [s for s in SCENARIOS if s in scenarios]
+    args.scenarios = select_scenarios(ap, args.only, SCENARIOS)
     if not os.access(args.vmcat, os.X_OK):
         ap.error(f"{args.vmcat}: not an executable (build it: cmake -S . -B /tmp/build-agentbench "
                  "-G Ninja -DCMAKE_BUILD_TYPE=MinSizeRel -DVMCAT_TESTS=OFF && ninja -C "
                  "/tmp/build-agentbench vmcat; then pass --vmcat or set $VMCAT)")
     args.vmcat = os.path.abspath(args.vmcat)
-    if args.image is None:
-        cmd = [str(REPO / "images" / "build-image.sh"), "--with-qemu-ga", "--vmcat",
-               args.vmcat, "-q"]
-        try:
-            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
-                                 timeout=600).stdout
-        except (OSError, subprocess.SubprocessError) as e:
-            ap.error(f"{' '.join(cmd)} failed ({e}); pass --image DIR")
-        args.image = Path(out.strip().splitlines()[-1])
-    args.image = args.image.resolve()
-    for f in ("vmlinuz", "initramfs.cpio.gz"):
-        if not (args.image / f).is_file():
-            ap.error(f"{args.image / f}: missing")
+    cmd = [str(REPO / "images" / "build-image.sh"), "--with-qemu-ga", "--vmcat", args.vmcat, "-q"]
+    args.image = find_image(ap, args.image, cmd, shown=" ".join(cmd))
     return args
-
-
-def reproduce_command(argv: list[str]) -> str:
-    skip_with_value = {"--markdown", "--vmcat", "--image"}
-    parts = ["bench/agent_bench.py"]
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a.split("=", 1)[0] in skip_with_value:
-            i += 1 if "=" in a else 2
-            continue
-        if a != "--keep-tmp":
-            parts.append(shlex.quote(a))
-        i += 1
-    return " ".join(parts)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-
-    def interrupted(signo, frame):
-        log(f"agent_bench: signal {signo}: cleaning up")
-        sys.exit(128 + signo)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupted)
-
-    command = reproduce_command(argv)
+    exit_on_signals("agent_bench")
+    # The command line, without the output and path options.
+    command = command_line("bench/agent_bench.py", argv,
+                           skip_with_value={"--markdown", "--vmcat", "--image"})
     busy0 = cpu_busy_counters()
-    loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    loadavg = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="vmcat-agent-bench-"))
     bench = Bench(args, tmp)
     t_start = time.monotonic()
@@ -1454,10 +1215,7 @@ def main(argv: list[str]) -> int:
             bench.results.errors.append("interrupted (SIGINT): the results are partial")
     finally:
         bench.cleanup()
-        if args.keep_tmp:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_tmp(tmp, args.keep_tmp)
     log(f"done in {time.monotonic() - t_start:.0f} s")
     busy1 = cpu_busy_counters()
     bench.results.facts["loadavg"] = loadavg
@@ -1466,9 +1224,10 @@ def main(argv: list[str]) -> int:
     facts = machine_facts(args, bench.results)
     report = build_report(bench.results, args)
     print()
-    print(render_text(facts, report, command))
+    print(render_report_text("vmcat agent vs qemu-guest-agent", facts, report, command))
     if args.markdown:
-        args.markdown.write_text(render_markdown(facts, report, command))
+        args.markdown.write_text(render_report_markdown(DOC_SECTION, facts, report, command,
+                                                         MARKDOWN_EXPLANATION))
     return 1 if bench.results.errors else 0
 
 

@@ -27,6 +27,10 @@ Scenarios (select with --only; names in SCENARIOS below):
                               wake-ups (which cost tens of µs in a VM and
                               dominate the figure), so it shows the relay's
                               own work per message
+              latency-split   client on CPU 0, echo server on CPU 1, the
+                              relay where the scheduler puts it: a fixed
+                              cross-CPU path for direct, as between two
+                              busy programs
   memory    1000 idle relayed connections (TCP-LISTEN,fork -> echo server):
             total PSS of the relay and all its descendants
 
@@ -62,24 +66,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
+from benchlib import (BENCH_DIR, BenchError, argument_parser, cpu_busy_counters,
+                      cpu_model_and_flags, exit_on_signals, first_line, fmt_num, git_commit, log,
+                      markdown_table, median, select_scenarios, text_table, update_doc)
+
 DOC_SECTION = "## vmcat relay vs socat 1.7.4"
-DOC_INTRO = ("Benchmarks are programs in bench/ that print a table; "
-             "figures below are from this machine kind.")
 
 SCENARIOS = {
     "bulk": ["bulk-tcp-tcp", "bulk-unix-tcp", "bulk-unix-unix"],
     "connrate": ["connrate-tcp", "connrate-exec"],
-    "latency": ["latency", "latency-pinned"],
+    "latency": ["latency", "latency-pinned", "latency-split"],
     "memory": ["memory"],
 }
 ALL_SCENARIOS = [s for group in SCENARIOS.values() for s in group]
 SCENARIO_NAMES = list(SCENARIOS) + [s for s in ALL_SCENARIOS if s not in SCENARIOS]
-
-
-class BenchError(Exception):
-    """A contestant failed (error, wrong byte count, hang): reported, not fatal."""
 
 
 # --------------------------------------------------------------------------
@@ -225,19 +225,13 @@ def last_line(out: str) -> str:
     return lines[-1] if lines else ""
 
 
-def cpu_times() -> tuple[int, int]:
-    """(total, idle) clock ticks of all CPUs together, from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return sum(v[:8]), v[3] + v[4]  # idle + iowait
-
-
 def cpu_busy(interval: float = 0.5) -> float:
     """Fraction of all CPUs busy over `interval`."""
-    t0, i0 = cpu_times()
+    b0, t0 = cpu_busy_counters()
     time.sleep(interval)
-    t1, i1 = cpu_times()
-    return 1 - (i1 - i0) / max(t1 - t0, 1)
+    b1, t1 = cpu_busy_counters()
+    idle = (t1 - b1) - (t0 - b0)
+    return 1 - idle / max(t1 - t0, 1)
 
 
 # --------------------------------------------------------------------------
@@ -311,8 +305,7 @@ class Row:
         self.errors.setdefault(who, []).append(message)
 
     def median(self, who: str) -> float | None:
-        values = self.runs.get(who)
-        return statistics.median(values) if values else None
+        return median(self.runs.get(who))
 
 
 class Bench:
@@ -324,9 +317,6 @@ class Bench:
         self.rows: dict[str, Row] = {}
         self.busy_measurements = 0  # started although other work kept the CPUs busy
         self.measurements = 0
-
-    def log(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
 
     def row(self, key: str, title: str, unit: str, higher_is_better: bool) -> Row:
         if key not in self.rows:
@@ -357,7 +347,7 @@ class Bench:
         while busy > self.args.idle_threshold:
             if time.monotonic() > deadline:
                 self.busy_measurements += 1
-                self.log(f"  (CPUs {busy:.0%} busy with other work; measuring anyway)")
+                log(f"  (CPUs {busy:.0%} busy with other work; measuring anyway)")
                 return
             time.sleep(2)
             busy = cpu_busy()
@@ -396,12 +386,12 @@ class Bench:
                 mbps, cpu, machine = self.bulk_once(who, src, dst, nbytes, run)
                 row.add(who, mbps)
                 cpu_row.add(who, machine)
-                self.log(f"  {name:15s} run {run + 1} {who:6s} {mbps:9.1f} MB/s"
-                         f"  machine CPU {machine:.2f} s/GiB"
-                         + (f"  relay CPU {cpu:.2f} s" if who != "direct" else ""))
+                log(f"  {name:15s} run {run + 1} {who:6s} {mbps:9.1f} MB/s"
+                    f"  machine CPU {machine:.2f} s/GiB"
+                    + (f"  relay CPU {cpu:.2f} s" if who != "direct" else ""))
             except BenchError as e:
                 row.fail(who, str(e))
-                self.log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
+                log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
             finally:
                 self.procs.kill_all()
 
@@ -426,14 +416,14 @@ class Bench:
         timeout = nbytes / 50e6 + 30
         # Whole-machine CPU during the transfer (sender + relay + sink + kernel):
         # on 2 cores this, not the relay alone, is what bounds the throughput.
-        t0, i0 = cpu_times()
+        busy0, _ = cpu_busy_counters()
         sender = self.procs.start([self.tool, "send", target, str(nbytes)], "send")
         status, out, _ = finish(sender, timeout, self.procs)
         if status != 0:
             raise BenchError(f"sender exited with {status}: {self.procs.stderr_tail(sender)}")
         status, out, _ = finish(sink, 10, self.procs)
-        t1, i1 = cpu_times()
-        busy_s = ((t1 - t0) - (i1 - i0)) / os.sysconf("SC_CLK_TCK")
+        busy1, _ = cpu_busy_counters()
+        busy_s = (busy1 - busy0) / os.sysconf("SC_CLK_TCK")
         result = fields(last_line(out))
         if status != 0 or int(result.get("bytes", -1)) != nbytes:
             raise BenchError(f"sink received {result.get('bytes')} of {nbytes} bytes "
@@ -492,10 +482,10 @@ class Bench:
                                          f"{self.procs.stderr_tail(relay)}")
                     rate = float(r["conn_per_s"])
                     row.add(who, rate)
-                    self.log(f"  {name:15s} run {run + 1} {who:6s} {rate:9.1f} conn/s")
+                    log(f"  {name:15s} run {run + 1} {who:6s} {rate:9.1f} conn/s")
                 except BenchError as e:
                     row.fail(who, str(e))
-                    self.log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
+                    log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
                 finally:
                     if relay is not None:
                         self.procs.kill(relay)
@@ -505,9 +495,15 @@ class Bench:
     # ------------------------------------------------------------- latency
 
     def latency(self, name: str) -> None:
-        pinned = name == "latency-pinned"
-        cpu = 0 if pinned else None
-        suffix = ", all on CPU 0" if pinned else ""
+        # Where the processes run: (client, echo server, relay) CPUs.
+        placement = {
+            "latency": (None, None, None),
+            "latency-pinned": (0, 0, 0),
+            "latency-split": (0, 1, None),
+        }[name]
+        client_cpu, server_cpu, relay_cpu = placement
+        suffix = {"latency": "", "latency-pinned": ", all on CPU 0",
+                  "latency-split": ", client on CPU 0, server on CPU 1"}[name]
         med = self.row(f"{name}-median", f"Latency 64 B ping-pong{suffix}, median RTT", "µs",
                        False)
         p99 = self.row(f"{name}-p99", f"Latency 64 B ping-pong{suffix}, p99 RTT", "µs", False)
@@ -522,7 +518,7 @@ class Bench:
         pings = max(self.args.pings // sessions, 100)
         names = ["direct", "socat", "vmcat"]
         try:
-            _, echo = self.start_server("echo", "tcp:0", cpu=cpu)
+            _, echo = self.start_server("echo", "tcp:0", cpu=server_cpu)
             for run in range(self.args.runs):
                 got: dict[str, list[tuple[float, float]]] = {who: [] for who in names}
                 targets = {"direct": echo}
@@ -530,18 +526,18 @@ class Bench:
                 try:
                     for who in ("socat", "vmcat"):
                         relay, targets[who] = self.fork_relay(
-                            who, f"TCP:127.0.0.1:{echo.split(':')[2]}", cpu=cpu)
+                            who, f"TCP:127.0.0.1:{echo.split(':')[2]}", cpu=relay_cpu)
                         relays.append(relay)
                     self.wait_quiet()
                     for session in range(sessions):
                         k = (run + session) % len(names)
                         for who in names[k:] + names[:k]:
                             r = self.run_client(["pingpong", targets[who], str(pings), "64"], who,
-                                                pings * 0.01 + 60, cpu=cpu)
+                                                pings * 0.01 + 60, cpu=client_cpu)
                             got[who].append((float(r["median_us"]), float(r["p99_us"])))
                 except BenchError as e:
                     med.fail("run", str(e))
-                    self.log(f"  {name:15s} run {run + 1} FAILED: {e}")
+                    log(f"  {name:15s} run {run + 1} FAILED: {e}")
                     continue
                 finally:
                     for relay in relays:
@@ -555,8 +551,8 @@ class Bench:
                         # drift of the machine cancels out.
                         added.add(who, m - statistics.median(v[0] for v in got["direct"]))
                     sess = " ".join(f"{v[0]:.0f}" for v in got[who])
-                    self.log(f"  {name:15s} run {run + 1} {who:6s} median {m:6.1f} µs"
-                             f"  (sessions: {sess})")
+                    log(f"  {name:15s} run {run + 1} {who:6s} median {m:6.1f} µs"
+                        f"  (sessions: {sess})")
         finally:
             self.procs.kill_all()
 
@@ -587,12 +583,12 @@ class Bench:
                                          f"{last_line(out)} {self.procs.stderr_tail(client)}")
                     total.add(who, kib / 1024)
                     nproc.add(who, count)
-                    self.log(f"  {name:15s} run {run + 1} {who:6s} PSS {kib / 1024:8.1f} MiB"
-                             f" in {count} processes (before connections "
-                             f"{base_kib / 1024:.1f} MiB; {line})")
+                    log(f"  {name:15s} run {run + 1} {who:6s} PSS {kib / 1024:8.1f} MiB"
+                        f" in {count} processes (before connections "
+                        f"{base_kib / 1024:.1f} MiB; {line})")
                 except BenchError as e:
                     total.fail(who, str(e))
-                    self.log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
+                    log(f"  {name:15s} run {run + 1} {who:6s} FAILED: {e}")
                 finally:
                     for p in (client, relay):
                         if p is not None:
@@ -622,14 +618,12 @@ def tree_pss(pid: int) -> tuple[int, int]:
 # Report
 
 
+# Decimals shown per unit (others: none).
+UNIT_DIGITS = {"µs": 1, "MiB": 1, "CPU s": 2}
+
+
 def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit in ("µs", "MiB"):
-        return f"{value:.1f}"
-    if unit == "CPU s":
-        return f"{value:.2f}"
-    return f"{value:.0f}"
+    return fmt_num(value, UNIT_DIGITS.get(unit, 0))
 
 
 def ratio_text(a: float | None, b: float | None, percent: bool = False) -> str:
@@ -701,6 +695,8 @@ def targets(rows: dict[str, Row]) -> list[tuple[str, str, str]]:
     check("latency-added", "Latency: vmcat adds ≤ ½ of what socat adds", latency_test)
     check("latency-pinned-added", "Latency, all on one CPU (extra): vmcat adds ≤ ½ of what "
           "socat adds", latency_test)
+    check("latency-split-added", "Latency, client and server on different CPUs (extra): "
+          "vmcat adds ≤ ½ of what socat adds", latency_test)
     check("memory", "Memory: vmcat ≤ ¼ of socat",
           lambda r: (r.median("vmcat") <= r.median("socat") / 4,
                      f"{r.median('vmcat'):.1f} MiB vs {r.median('socat'):.1f} MiB "
@@ -709,14 +705,7 @@ def targets(rows: dict[str, Row]) -> list[tuple[str, str, str]]:
 
 
 def render_text(rows: dict[str, Row], note: str) -> str:
-    t = table(rows)
-    widths = [max(len(r[i]) for r in t) for i in range(len(t[0]))]
-    lines = []
-    for n, r in enumerate(t):
-        lines.append("  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i])
-                               for i, c in enumerate(r)))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = text_table(table(rows), left={0, 1})
     lines.append("")
     for desc, verdict, shown in targets(rows):
         lines.append(f"{verdict.upper() if verdict == 'not met' else verdict:12s}  {desc}: {shown}")
@@ -733,57 +722,39 @@ def render_text(rows: dict[str, Row], note: str) -> str:
 
 
 def machine_description() -> str:
-    cpu = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu, _ = cpu_model_and_flags()
     return f"{os.cpu_count()} cores, {cpu}, Linux {platform.release()}"
 
 
-def tool_version(argv: list[str], pattern: str) -> str:
+def build_type(vmcat: str) -> str:
+    """CMAKE_BUILD_TYPE of the build directory `vmcat` sits in, if it has one."""
+    cache = Path(vmcat).resolve().parent / "CMakeCache.txt"
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+        m = re.search(r"^CMAKE_BUILD_TYPE:STRING=(.*)$", cache.read_text(), re.M)
     except OSError:
-        return "?"
-    m = re.search(pattern, out)
-    return m.group(1) if m else "?"
+        return "unknown"
+    return m.group(1) if m and m.group(1) else "unknown"
 
 
 def render_markdown(rows: dict[str, Row], args: argparse.Namespace, command: str,
                     note: str) -> str:
-    socat_version = tool_version([args.socat, "-V"], r"socat version (\S+)")
-    vmcat_version = tool_version([args.vmcat, "relay", "--version"], r"vmcat (\S+)")
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        if dirty:
-            commit += " plus uncommitted changes in src/"
-    except OSError:
-        commit = "?"
+    socat_version = first_line([args.socat, "-V"], r"socat version (\S+)")
+    vmcat_version = first_line([args.vmcat, "relay", "--version"], r"vmcat (\S+)")
+    commit = git_commit()
     lines = [
         DOC_SECTION,
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {machine_description()}",
         f"- socat {socat_version} (Debian package, default options); "
-        f"vmcat {vmcat_version} at commit {commit or '?'} (RelWithDebInfo)",
+        f"vmcat {vmcat_version} at commit {commit} ({build_type(args.vmcat)} build)",
         f"- Median of {args.runs} run(s); bulk {args.bytes} bytes, connection rate "
         f"{args.duration:g} s per run, {args.pings} pings, {args.idle_conns} idle connections",
         f"- Reproduce: `{command}`",
         "",
     ]
     t = table(rows)
-    lines.append("| " + " | ".join(t[0]) + " |")
-    lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(t[0]) - 2)) + "|")
-    for r in t[1:]:
-        lines.append("| " + " | ".join(r) + " |")
+    lines += markdown_table(t[0], t[1:], ["---", "---"] + ["---:"] * (len(t[0]) - 2))
     lines.append("")
     lines.append("↑ higher is better, ↓ lower is better. Bulk MB/s is measured by the sink "
                  "from the first byte to EOF. Direct for UNIX→TCP is the sender talking TCP to "
@@ -791,7 +762,9 @@ def render_markdown(rows: dict[str, Row], args: argparse.Namespace, command: str
                  "relay and sink compete for CPU: the \"CPU time of the whole machine\" rows "
                  "show the cost that bounds throughput. Unpinned latency depends on where the "
                  "scheduler puts the processes (a cross-CPU wake-up costs tens of µs in this "
-                 "VM); the \"all on CPU 0\" rows show each relay's own cost per message.")
+                 "VM); the \"all on CPU 0\" rows show each relay's own cost per message, "
+                 "and the \"client on CPU 0, server on CPU 1\" rows a fixed cross-CPU path "
+                 "with the relay placed by the scheduler.")
     if note:
         lines += ["", note]
     lines.append("")
@@ -817,19 +790,6 @@ def render_markdown(rows: dict[str, Row], args: argparse.Namespace, command: str
     return "\n".join(lines) + "\n"
 
 
-def update_doc(path: Path, section: str) -> None:
-    """Replaces (or appends) our section, keeping every other section intact."""
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{DOC_INTRO}\n"
-    start = text.find(DOC_SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(DOC_SECTION))
-        end = len(text) if nxt < 0 else nxt + 1
-        text = text[:start] + section + ("\n" if nxt >= 0 else "") + text[end:]
-    path.write_text(text)
-
-
 # --------------------------------------------------------------------------
 # Main
 
@@ -846,11 +806,7 @@ def build_benchtool(build_dir: Path) -> Path:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="scenarios: " + ", ".join(SCENARIO_NAMES))
-    ap.add_argument("--vmcat", default=os.environ.get("VMCAT", str(REPO / "build" / "vmcat")),
-                    help="vmcat binary (default: $VMCAT or build/vmcat)")
+    ap = argument_parser(__doc__, epilog="scenarios: " + ", ".join(SCENARIO_NAMES))
     ap.add_argument("--socat", default=shutil.which("socat") or "/usr/bin/socat")
     ap.add_argument("--runs", type=int, help="repetitions per measurement (default 3; --quick 1)")
     ap.add_argument("--quick", action="store_true",
@@ -885,16 +841,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.duration = args.duration or (1.5 if quick else 5.0)
     args.pings = args.pings or (3000 if quick else 20000)
     args.wait_idle = args.wait_idle if args.wait_idle is not None else (5 if quick else 60)
-    selected: list[str] = []
-    for name in (args.only.split(",") if args.only else list(SCENARIOS)):
-        name = name.strip()
-        if name in SCENARIOS:
-            selected += SCENARIOS[name]
-        elif name in ALL_SCENARIOS:
-            selected.append(name)
-        else:
-            ap.error(f"unknown scenario {name!r}; choose from {', '.join(SCENARIO_NAMES)}")
-    args.scenarios = [s for s in ALL_SCENARIOS if s in selected]
+    args.scenarios = select_scenarios(ap, args.only, ALL_SCENARIOS, groups=SCENARIOS)
     for binary in (args.vmcat, args.socat):
         if not os.access(binary, os.X_OK):
             ap.error(f"{binary}: not an executable (build vmcat with: cmake -S . -B build -G Ninja "
@@ -928,12 +875,7 @@ def main(argv: list[str]) -> int:
     if soft != resource.RLIM_INFINITY and soft < want:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-    # SIGTERM/SIGHUP must unwind through the finally blocks like Ctrl-C does.
-    def interrupted(signo, frame):
-        print(f"relay_bench: signal {signo}: cleaning up", file=sys.stderr)
-        sys.exit(128 + signo)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupted)
+    exit_on_signals("relay_bench")
 
     benchtool = build_benchtool(args.build_dir)
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
@@ -944,11 +886,11 @@ def main(argv: list[str]) -> int:
           f"scenarios={','.join(args.scenarios)}", file=sys.stderr)
     try:
         for name in args.scenarios:
-            bench.log(f"{name}:")
+            log(f"{name}:")
             try:
                 getattr(bench, name.split("-")[0])(name)
             except BenchError as e:  # a shared server failed: the scenario is lost
-                bench.log(f"  {name} FAILED: {e}")
+                log(f"  {name} FAILED: {e}")
                 bench.rows.setdefault(name, Row(name, "", True)).fail("all", str(e))
     finally:
         bench.procs.kill_all()
@@ -964,7 +906,7 @@ def main(argv: list[str]) -> int:
         if args.markdown:
             args.markdown.write_text(md)
         if args.update_doc:
-            update_doc(args.update_doc, md)
+            update_doc(args.update_doc, DOC_SECTION, md)
     failed = any(row.errors for row in bench.rows.values())
     return 1 if failed else 0
 

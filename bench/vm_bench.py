@@ -49,16 +49,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
-import re
 import select
 import shlex
 import shutil
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,8 +62,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
+from benchlib import (REPO, BenchError, VmBench, argument_parser, command_line, cpu_busy_counters,
+                      cpu_description, exit_on_signals, find_image, first_line, fmt_num, git_commit,
+                      load_average, log, median, p90, proc_alive, proc_runtime_ns, remove_tmp,
+                      render_report_markdown, render_report_text, select_scenarios, verdict)
+
 DOC_SECTION = "## vmcat VM services: monitor, start-up, idle supervisor"
 SCENARIOS = ["startup", "idle", "hmp"]  # run in this order
 ANSWER = b"VM status: running"
@@ -81,34 +80,8 @@ RSS_TARGET_KIB = 2048
 IDLE_CPU_TARGET = 0.001  # share of one CPU over the window: 10 ms per 10 s
 
 
-class BenchError(Exception):
-    """A scenario could not run (VM would not start, ...): reported, not fatal."""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
 # Processes and /proc
-
-
-def proc_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def proc_cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -141,32 +114,11 @@ def proc_cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def proc_runtime_ns(pid: int) -> int | None:
-    """Exact CPU time of all the process's threads, from schedstat (ns)."""
-    total = 0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return total
-
-
 def proc_fd_count(pid: int) -> int | None:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return None
-
-
-def cpu_busy_counters() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine from /proc/stat."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    total = sum(v[:8])
-    return total - idle, total
 
 
 class BusyMeter:
@@ -179,68 +131,6 @@ class BusyMeter:
         busy, total = cpu_busy_counters()
         dt = total - self.start[1]
         return (busy - self.start[0]) / dt if dt > 0 else 0.0
-
-
-class Processes:
-    """Starts processes in their own process groups and kills them all later."""
-
-    def __init__(self) -> None:
-        self.live: list[subprocess.Popen] = []
-
-    def start(self, argv: list[str], **kw) -> subprocess.Popen:
-        kw.setdefault("stdin", subprocess.DEVNULL)
-        p = subprocess.Popen(argv, start_new_session=True, **kw)
-        self.live.append(p)
-        return p
-
-    def kill(self, p: subprocess.Popen) -> None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            p.kill()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            log(f"warning: pid {p.pid} did not die")
-        if p in self.live:
-            self.live.remove(p)
-
-    def forget(self, p: subprocess.Popen) -> None:
-        """`p` exited; still kill its group (e.g. a nc left behind by bash)."""
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if p in self.live:
-            self.live.remove(p)
-
-    def kill_all(self) -> None:
-        for p in list(self.live):
-            self.kill(p)
-
-
-# --------------------------------------------------------------------------
-# Statistics
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def p90(values: list[float]) -> float | None:
-    """Nearest-rank 90th percentile."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
-
-
-def fmt_ms(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
 
 
 # --------------------------------------------------------------------------
@@ -306,31 +196,15 @@ class Results:
 # The benchmark
 
 
-class Bench:
+class Bench(VmBench):
     def __init__(self, args: argparse.Namespace, tmp: Path):
-        self.args = args
-        self.tmp = tmp
-        self.runtime = tmp / "rt"
-        self.runtime.mkdir()
-        self.env = dict(os.environ, VMCAT_RUNTIME_DIR=str(self.runtime))
-        self.procs = Processes()
+        super().__init__(args, tmp)
         self.vms: list[str] = []  # names started and not yet cleaned up
         self.results = Results()
         self.kernel = str(args.image / "vmlinuz")
         self.initrd = str(args.image / "initramfs.cpio.gz")
 
     # ---- vmcat helpers
-
-    def vmcat(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        p = self.procs.start([self.args.vmcat, *argv], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=self.env)
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.procs.kill(p)
-            raise BenchError(f"vmcat {' '.join(argv)}: no exit within {timeout:g} s")
-        self.procs.forget(p)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
     def up_argv(self, name: str) -> list[str]:
         argv = [self.args.vmcat, "up", "--name", name, "--kernel", self.kernel,
@@ -355,23 +229,7 @@ class Bench:
             sup, qemu = self.vm_pids(name)
         except (OSError, ValueError):
             sup, qemu = 0, 0
-        try:
-            r = self.vmcat("stop", name, "--force", timeout=20)
-            if r.returncode != 0:
-                log(f"  vmcat stop {name} --force: rc {r.returncode}: "
-                    f"{r.stderr.decode(errors='replace').strip()}")
-        except BenchError as e:
-            log(f"  {e}")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(proc_alive(p) for p in (sup, qemu) if p):
-            time.sleep(0.01)
-        for pid, word in ((sup, "vmcat"), (qemu, "qemu")):
-            if pid and proc_alive(pid) and any(word in a for a in proc_cmdline(pid)[:1]):
-                log(f"  {name}: {word} pid {pid} still alive after stop: killing it")
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        self.force_stop(name, sup, qemu, shown=f"vmcat stop {name} --force", label=f"{name}: ")
 
     def start_vm(self, name: str) -> tuple[float, int, int]:
         """`vmcat up`; returns (wall seconds, supervisor pid, qemu pid)."""
@@ -693,7 +551,7 @@ class Bench:
                                 "not running it again")
             if (i + 1) % 10 == 0 or i + 1 == a.hmp_runs:
                 log(f"  round {i + 1}/{a.hmp_runs}: " + ", ".join(
-                    f"{r.label} {fmt_ms(median(r.exit_ms))} ms" for r in self.results.hmp))
+                    f"{r.label} {fmt_num(median(r.exit_ms))} ms" for r in self.results.hmp))
         self.results.hmp_busy = meter.share()
         if self.results.idle is not None:
             sup, _ = self.vm_pids(name)
@@ -707,40 +565,7 @@ class Bench:
 # Machine facts and output
 
 
-def first_line(argv: list[str], pattern: str | None = None) -> str:
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    text = p.stdout + p.stderr
-    if pattern:
-        m = re.search(pattern, text)
-        return m.group(1) if m else "?"
-    return text.strip().splitlines()[0] if text.strip() else "?"
-
-
 def machine_facts(args: argparse.Namespace) -> list[tuple[str, str]]:
-    cpu, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and cpu == "unknown CPU":
-                    cpu = line.split(":", 1)[1].strip()
-                if line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    virt = "vmx/svm present" if flags & {"vmx", "svm"} else "no vmx/svm: TCG only"
-    kvm = "/dev/kvm present" if os.path.exists("/dev/kvm") else "no /dev/kvm"
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        if dirty:
-            commit += " plus uncommitted changes in src/"
-    except OSError:
-        commit = "?"
     try:
         with open("/proc/meminfo") as f:
             kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
@@ -750,12 +575,12 @@ def machine_facts(args: argparse.Namespace) -> list[tuple[str, str]]:
     return [
         ("Date", datetime.datetime.now().strftime("%Y-%m-%d %H:%M")),
         ("CPUs (nproc)", f"{len(os.sched_getaffinity(0))} of {os.cpu_count()}"),
-        ("CPU", f"{cpu} ({virt}; {kvm})"),
+        ("CPU", cpu_description(no_virt="no vmx/svm: TCG only")),
         ("Memory", mem_total),
         ("Kernel (uname -r)", platform.release()),
-        ("Load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("Load average at start", load_average()),
         ("QEMU", first_line([args.qemu, "--version"])),
-        ("vmcat", f"{first_line([args.vmcat, '--version'])} at commit {commit or '?'} "
+        ("vmcat", f"{first_line([args.vmcat, '--version'])} at commit {git_commit()} "
                   f"({args.vmcat})"),
         ("socat", first_line([args.socat, "-V"], r"socat version (\S+)")),
         ("nc", first_line(["nc", "-h"], r"(OpenBSD netcat[^)]*\))")),
@@ -763,10 +588,6 @@ def machine_facts(args: argparse.Namespace) -> list[tuple[str, str]]:
         ("Guest", f"{args.image}/vmlinuz + initramfs.cpio.gz, --mem {args.mem}, "
                   f"--append '{args.append}'" + "".join(f", --net {n}" for n in args.net)),
     ]
-
-
-def verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
 
 def build_report(res: Results, args: argparse.Namespace) -> dict:
@@ -781,10 +602,10 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             ok = f"{len(r.exit_ms)}/{r.attempted}"
             if r.skipped:
                 ok += f" ({r.skipped} skipped)"
-            rows.append([r.label, fmt_ms(median(r.exit_ms)), fmt_ms(p90(r.exit_ms)),
-                         fmt_ms(min(r.exit_ms) if r.exit_ms else None),
-                         fmt_ms(max(r.exit_ms) if r.exit_ms else None),
-                         fmt_ms(median(r.answer_ms)), ok, r.command])
+            rows.append([r.label, fmt_num(median(r.exit_ms)), fmt_num(p90(r.exit_ms)),
+                         fmt_num(min(r.exit_ms) if r.exit_ms else None),
+                         fmt_num(max(r.exit_ms) if r.exit_ms else None),
+                         fmt_num(median(r.answer_ms)), ok, r.command])
         tables.append((f"HMP `info status` round trip through monitor.sock, end to end "
                        f"(process start to exit), {args.hmp_runs} runs per client",
                        ["Client", "median ms", "p90 ms", "min ms", "max ms",
@@ -794,7 +615,7 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             m = median(vm.exit_ms)
             targets.append(("HMP: `vmcat monitor NAME info status` median ≤ 30 ms",
                             verdict(None if m is None else m <= HMP_TARGET_MS),
-                            f"{fmt_ms(m)} ms, p90 {fmt_ms(p90(vm.exit_ms))} ms"))
+                            f"{fmt_num(m)} ms, p90 {fmt_num(p90(vm.exit_ms))} ms"))
         for r in res.hmp:
             if r.failures:
                 kinds: dict[str, int] = {}
@@ -809,9 +630,9 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
     if res.startup:
         rows = []
         for r in res.startup.values():
-            rows.append([r.label, fmt_ms(median(r.ms), 0),
-                         fmt_ms(min(r.ms) if r.ms else None, 0),
-                         fmt_ms(max(r.ms) if r.ms else None, 0),
+            rows.append([r.label, fmt_num(median(r.ms), 0),
+                         fmt_num(min(r.ms) if r.ms else None, 0),
+                         fmt_num(max(r.ms) if r.ms else None, 0),
                          f"{len(r.ms)}/{r.attempted}", r.command])
         q, v = res.startup.get("qemu"), res.startup.get("vmcat")
         diff = None
@@ -859,7 +680,7 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             rows.append([f"Supervisor wake-ups (context switches) over {idle.window_s:.1f} s",
                          f"{idle.ctxt_switches}"])
         if idle.qemu_cpu_ms is not None:
-            rows.append([f"For comparison: QEMU CPU over the same window (idle guest, TCG)",
+            rows.append(["For comparison: QEMU CPU over the same window (idle guest, TCG)",
                          f"{idle.qemu_cpu_ms:.0f} ms ({idle.qemu_cpu_ms / 10 / idle.window_s:.1f}"
                          " % of a CPU)"])
         mem_rows("After 1× vmcat monitor, 1× vmcat logs, 1× socat", idle.exercised)
@@ -891,64 +712,15 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
     return {"tables": tables, "targets": targets, "notes": notes}
 
 
-def render_text(facts: list[tuple[str, str]], report: dict, command: str) -> str:
-    lines = ["vmcat VM services benchmark", ""]
-    w = max(len(k) for k, _ in facts)
-    lines += [f"  {k.ljust(w)}  {v}" for k, v in facts]
-    lines += [f"  {'Command'.ljust(w)}  {command}", ""]
-    for title, header, rows in report["tables"]:
-        lines.append(title)
-        all_rows = [header] + rows
-        widths = [max(len(r[i]) for r in all_rows) for i in range(len(header))]
-        for n, r in enumerate(all_rows):
-            cells = [c.ljust(widths[i]) if i == 0 or i == len(header) - 1 or len(header) == 2
-                     else c.rjust(widths[i]) for i, c in enumerate(r)]
-            lines.append("  " + "  ".join(cells).rstrip())
-            if n == 0:
-                lines.append("  " + "  ".join("-" * x for x in widths))
-        lines.append("")
-    lines.append("Targets:")
-    for desc, v, shown in report["targets"]:
-        lines.append(f"  {v:8s}  {desc}: {shown}")
-    if report["notes"]:
-        lines += ["", "Notes:"] + [f"  - {n}" for n in report["notes"]]
-    return "\n".join(lines)
-
-
-def md_cell(s: str, code: bool) -> str:
-    if code and s and "`" not in s:
-        s = f"`{s}`"
-    return s.replace("|", "\\|")
-
-
-def render_markdown(facts: list[tuple[str, str]], report: dict, command: str) -> str:
-    lines = [DOC_SECTION, ""]
-    lines += [f"- {k}: {v}" for k, v in facts]
-    lines += [f"- Reproduce: `{command}`", ""]
-    for title, header, rows in report["tables"]:
-        lines += [f"**{title}**", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        align = ["---"] + (["---:"] * (len(header) - 2) + ["---"] if len(header) > 2
-                           else ["---"])
-        lines.append("|" + "|".join(align) + "|")
-        for r in rows:
-            lines.append("| " + " | ".join(md_cell(c, header[i] == "Command")
-                                            for i, c in enumerate(r)) + " |")
-        lines.append("")
-    lines += ["Targets:", ""]
-    for desc, v, shown in report["targets"]:
-        lines.append(f"- {desc}: {'**not met**' if v == 'NOT MET' else v} ({shown})")
-    if report["notes"]:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
-    lines += ["", "End to end times are measured by the driver (Python) from before it "
-              "spawns the client until it has reaped it, so each includes the cost of "
-              "starting a process (the `/bin/true` row). p90 is the nearest-rank 90th "
-              "percentile. \"Answer seen\" is when `VM status: running` reached the "
-              "driver through the client's stdout. socat's input line is written to its "
-              "stdin by the driver (as `echo … |` would); the nc commands run via "
-              "`bash -c`. Start-up runs alternate which launcher goes first, after one "
-              "unmeasured warm-up each."]
-    return "\n".join(lines) + "\n"
+# The last paragraph of the markdown section.
+MARKDOWN_EXPLANATION = ("End to end times are measured by the driver (Python) from before it "
+                        "spawns the client until it has reaped it, so each includes the cost of "
+                        "starting a process (the `/bin/true` row). p90 is the nearest-rank 90th "
+                        "percentile. \"Answer seen\" is when `VM status: running` reached the "
+                        "driver through the client's stdout. socat's input line is written to its "
+                        "stdin by the driver (as `echo … |` would); the nc commands run via "
+                        "`bash -c`. Start-up runs alternate which launcher goes first, after one "
+                        "unmeasured warm-up each.")
 
 
 # --------------------------------------------------------------------------
@@ -956,11 +728,7 @@ def render_markdown(facts: list[tuple[str, str]], report: dict, command: str) ->
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--vmcat", default=os.environ.get("VMCAT", str(REPO / "build" / "vmcat")),
-                    help="vmcat binary (default: $VMCAT or build/vmcat)")
+    ap = argument_parser(__doc__)
     ap.add_argument("--qemu", default=shutil.which("qemu-system-x86_64") or
                     "qemu-system-x86_64", help="QEMU for the start-up comparison")
     ap.add_argument("--socat", default=shutil.which("socat") or "/usr/bin/socat")
@@ -1001,11 +769,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.startup_runs = args.startup_runs or (3 if q else 10)
     args.idle_wait = args.idle_wait if args.idle_wait is not None else (2.0 if q else 5.0)
     args.cpu_window = args.cpu_window if args.cpu_window is not None else (3.0 if q else 10.0)
-    scenarios = [s.strip() for s in args.only.split(",")] if args.only else list(SCENARIOS)
-    for s in scenarios:
-        if s not in SCENARIOS:
-            ap.error(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}")
-    args.scenarios = [s for s in SCENARIOS if s in scenarios]
+    args.scenarios = select_scenarios(ap, args.only, SCENARIOS)
     if not os.access(args.vmcat, os.X_OK):
         ap.error(f"{args.vmcat}: not an executable (build it: cmake -S . -B /tmp/build-vmbench "
                  "-G Ninja -DCMAKE_BUILD_TYPE=MinSizeRel -DVMCAT_TESTS=OFF && ninja -C "
@@ -1018,49 +782,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         setattr(args, tool, path)
     if "hmp" in args.scenarios and not shutil.which("nc"):
         ap.error("nc (netcat-openbsd) not found")
-    if args.image is None:
-        try:
-            out = subprocess.run([str(REPO / "images" / "build-image.sh"), "-q"], check=True,
-                                 stdout=subprocess.PIPE, text=True, timeout=600).stdout
-        except (OSError, subprocess.SubprocessError) as e:
-            ap.error(f"images/build-image.sh -q failed ({e}); pass --image DIR")
-        args.image = Path(out.strip().splitlines()[-1])
-    args.image = args.image.resolve()
-    for f in ("vmlinuz", "initramfs.cpio.gz"):
-        if not (args.image / f).is_file():
-            ap.error(f"{args.image / f}: missing")
+    args.image = find_image(ap, args.image, [str(REPO / "images" / "build-image.sh"), "-q"],
+                            shown="images/build-image.sh -q")
     return args
-
-
-def reproduce_command(args: argparse.Namespace, argv: list[str]) -> str:
-    """The command line, without the output and path options."""
-    skip_with_value = {"--markdown", "--vmcat", "--image", "--qemu", "--socat"}
-    parts = ["bench/vm_bench.py"]
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        name = a.split("=", 1)[0]
-        if name in skip_with_value:
-            i += 1 if "=" in a else 2
-            continue
-        if a == "--keep-tmp":
-            i += 1
-            continue
-        parts.append(shlex.quote(a))
-        i += 1
-    return " ".join(parts)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-
-    def interrupted(signo, frame):
-        log(f"vm_bench: signal {signo}: cleaning up")
-        sys.exit(128 + signo)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupted)
-
-    command = reproduce_command(args, argv)
+    exit_on_signals("vm_bench")
+    # The command line, without the output and path options.
+    command = command_line("bench/vm_bench.py", argv,
+                           skip_with_value={"--markdown", "--vmcat", "--image", "--qemu",
+                                            "--socat"})
     facts = machine_facts(args)
     log("vmcat VM services benchmark: " + "; ".join(f"{k}: {v}" for k, v in facts[1:5]))
     log(f"scenarios: {', '.join(args.scenarios)}")
@@ -1077,16 +810,14 @@ def main(argv: list[str]) -> int:
                 bench.results.errors.append(f"{name}: {e}")
     finally:
         bench.cleanup()
-        if args.keep_tmp:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_tmp(tmp, args.keep_tmp)
     log(f"done in {time.monotonic() - t_start:.0f} s")
     report = build_report(bench.results, args)
     print()
-    print(render_text(facts, report, command))
+    print(render_report_text("vmcat VM services benchmark", facts, report, command))
     if args.markdown:
-        args.markdown.write_text(render_markdown(facts, report, command))
+        args.markdown.write_text(render_report_markdown(DOC_SECTION, facts, report, command,
+                                                         MARKDOWN_EXPLANATION))
     res = bench.results
     failed = bool(res.errors) or any(r.failures for r in res.startup.values()) or any(
         r.failures for r in res.hmp if r.label in ("vmcat monitor", "socat"))
