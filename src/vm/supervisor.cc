@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/resident.h"
 #include "base/strings.h"
 #include "tty/line_editor.h"
 #include "vm/qemu_args.h"
@@ -635,10 +636,17 @@ int RunSupervisor(const VmConfig& config, const VmPaths& paths, const std::strin
       supervisor.Stop(0, false);
     });
   }
-  supervisor.Start([ready_fd](Status s) {
+  supervisor.Start([ready_fd, &loop](Status s) {
     std::string msg = s.ok() ? "OK\n" : "ERR " + s.message() + "\n";
     (void)WriteAll(ready_fd, msg.data(), msg.size());
     close(ready_fd);
+    if (!s.ok()) return;
+    // Start-up is over (configuration, QEMU's command line, spawning, the
+    // QMP handshake): from now on only the serving code needs to be resident.
+    loop.Post([] {
+      auto released = ReleaseProgramText();
+      if (!released.ok()) LogWarning(released.status().message());
+    });
   });
   Status ran = loop.Run();
   if (!ran.ok()) LogError(ran.message());
