@@ -55,7 +55,6 @@ class FrameLink : public IoHandler {
   bool closed_ = false;
   bool paused_ = false;
   uint32_t interest_ = 0;
-  bool pollable_ = true;
 };
 
 }  // namespace vmcat

@@ -4,10 +4,6 @@
 
 namespace vmcat {
 
-namespace {
-constexpr size_t kClientQueue = 8 << 20;
-}
-
 AgentRouter::AgentRouter(Loop* loop, UniqueFd channel)
     : loop_(loop), link_(std::make_unique<FrameLink>(loop, std::move(channel), "agent channel")) {}
 

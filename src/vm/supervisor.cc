@@ -198,7 +198,7 @@ Status Supervisor::SpawnQemu() {
   qmp_ = std::make_unique<QmpClient>(loop_, std::move(qmp_ours));
   return qmp_->Start([this](Status s) { OnQmpReady(s); },
                      [this](const QmpMessage& m) { OnQmpEvent(m); },
-                     [this](Status s) { LogInfo("QMP: " + s.message()); });
+                     [](Status s) { LogInfo("QMP: " + s.message()); });
 }
 
 void Supervisor::OnQmpReady(Status status) {
