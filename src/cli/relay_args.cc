@@ -127,6 +127,7 @@ Result<RelayArgs> ParseRelayArgs(const std::vector<std::string>& args) {
                                  ": expected a block size from 1 to 67108864");
           }
           out.options.pump.block_size = static_cast<size_t>(*n);
+          out.options.pump.block_size_given = true;
           j = a.size();
           break;
         }

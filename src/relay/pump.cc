@@ -25,6 +25,7 @@ char* ScratchBuffer(size_t size) {
 
 constexpr int kTurnBudget = 64;              // reads or writes per turn before yielding
 constexpr size_t kSplicePipeSize = 1 << 20;  // bytes in flight per splicing pump
+constexpr size_t kBulkCopyBlock = 1 << 20;   // read size of a bulk copying pump
 
 LineConverter::Mode ModeOf(const AddressOptions& o) {
   return o.crnl ? LineConverter::Mode::kCrnl
@@ -71,6 +72,22 @@ bool Pump::SpliceEligible() const {
     return k == FdKind::kStreamSocket || k == FdKind::kPipe || k == FdKind::kFile;
   };
   return ok(source_->read_kind()) && ok(sink_->write_kind());
+}
+
+bool Pump::SinkIsInetSocket() const {
+  if (sink_->write_kind() != FdKind::kStreamSocket) return false;
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (getsockopt(sink_->write_fd(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return false;
+  return domain == AF_INET || domain == AF_INET6;
+}
+
+void Pump::EnterBulkMode() {
+  if (SinkIsInetSocket()) {
+    bulk_copy_ = true;
+    return;
+  }
+  StartSplicing();
 }
 
 void Pump::StartSplicing() {
@@ -152,7 +169,8 @@ bool Pump::ReadChunk() {
     eof_ = true;
     return true;
   }
-  size_t block = ReadLimit(config_.block_size);
+  size_t block = ReadLimit(bulk_copy_ && !config_.block_size_given ? kBulkCopyBlock
+                                                                     : config_.block_size);
   char* buf = ScratchBuffer(block);
   int fd = source_->read_fd();
   if (fd < 0) {  // write-only address: nothing to read
@@ -166,7 +184,9 @@ bool Pump::ReadChunk() {
     if (got < block && StreamKind(source_->read_kind()) && !in_->hangup) in_->readable = false;
     if (source_->one_shot_read) one_shot_done_ = true;
     Deliver(buf, got);
-    if (got == block && pending_offset_ >= pending_.size() && SpliceEligible()) StartSplicing();
+    if (got == block && !bulk_copy_ && pending_offset_ >= pending_.size() && SpliceEligible()) {
+      EnterBulkMode();
+    }
     return true;
   }
   if (n == 0) {

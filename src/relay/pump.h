@@ -5,8 +5,12 @@
 // Small transfers are copied through a buffer shared by all pumps (no
 // per-connection memory while idle). When a read fills a whole buffer and
 // neither side needs the bytes in user space (no -v/-x, escape, crnl,
-// datagrams), the pump switches to splice(2) through a pipe of its own, so
-// bulk data never enters user space.
+// datagrams), the pump goes into bulk mode, chosen by where the bytes go:
+// into a TCP socket it keeps copying, 1 MiB per read (the kernel builds
+// large TCP segments from copied data, but one fragment per 4 KiB page from
+// spliced pages: copying measured 20-40 % faster into TCP); anywhere else
+// (UNIX sockets, pipes, files) it switches to splice(2) through a pipe of
+// its own, so bulk data never enters user space.
 //
 // Readiness comes from edge-triggered epoll through FdState; a pump clears a
 // flag when the kernel says EAGAIN (or a stream read/write comes up short),
@@ -47,6 +51,7 @@ struct FdState {
 
 struct PumpConfig {
   size_t block_size = 65536;
+  bool block_size_given = false;  // -b: also the read size in bulk copy mode
   bool dump_text = false;
   bool dump_hex = false;
 };
@@ -119,7 +124,9 @@ class Pump {
   void Deliver(const char* data, size_t n);  // transforms, dump, write or keep pending
   bool Flush();                              // writes pending; false when blocked/stopped
   bool SpliceStep(bool* progress);           // splice mode
-  bool SpliceEligible() const;
+  bool SpliceEligible() const;  // bulk mode (splice or large copies) allowed
+  void EnterBulkMode();
+  bool SinkIsInetSocket() const;
   void StartSplicing();
   void HandleEof();
   void Finish();
@@ -158,6 +165,7 @@ class Pump {
   size_t pipe_bytes_ = 0;
   size_t pipe_capacity_ = 0;
   bool splice_ruled_out_ = false;
+  bool bulk_copy_ = false;  // bulk mode by copying (into TCP)
   uint64_t bytes_ = 0;
   bool draining_ = false;
   std::optional<size_t> drain_left_;  // bytes readable when Drain started

@@ -10,6 +10,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import (assert_clean_exit_text, children_of, free_port, open_fds, tcp_exchange,
                       wait_for, wait_tcp_listening, wait_unix_listening)
 
@@ -87,6 +89,59 @@ def test_64_mib_both_directions_at_once(vmcat, spawn, tmp):
     assert results["client_got"] == (results["server_sent"], total)
     assert results["server_got"] == (results["client_sent"], total)
     assert relay.p.poll() is None
+
+
+@pytest.mark.parametrize("sink", ["tcp", "unix"])
+def test_bulk_into_a_slow_reader_arrives_intact(vmcat, spawn, tmp, sink):
+    """32 MiB sent at full speed through TCP-LISTEN -> TCP (bulk copying, 1 MiB
+    reads) or -> UNIX (splice), to a reader that stalls now and then, so the
+    relay's writes come up short and it must keep the rest: every byte
+    arrives, in order."""
+    total = 32 * MIB
+    if sink == "tcp":
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        target = f"TCP:127.0.0.1:{server.getsockname()[1]}"
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(tmp / "sink.sock"))
+        target = f"UNIX-CONNECT:{tmp / 'sink.sock'}"
+    server.listen(1)
+    server.settimeout(20)
+    port = free_port()
+    relay = spawn([vmcat, "relay", f"TCP-LISTEN:{port},reuseaddr", target])
+    wait_tcp_listening(port, proc=relay.p)
+    results = {}
+
+    def slow_reader():
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(30)
+            h, n = hashlib.sha256(), 0
+            while True:
+                data = conn.recv(256 * 1024)
+                if not data:
+                    break
+                h.update(data)
+                n += len(data)
+                if (n // MIB) % 4 == 0:
+                    time.sleep(0.002)  # stalls during every fourth MiB
+            results["got"] = (h.hexdigest(), n)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            results["sent"] = send_all_hashing(client, total)
+            client.settimeout(30)
+            assert client.recv(1) == b""  # the relay ends after the reader's EOF
+        reader.join(60)
+    finally:
+        server.close()
+    assert results["got"] == (results["sent"], total)
+    rc, _, err = relay.stop()
+    assert rc == 0, err
+    assert_clean_exit_text(err.decode())
 
 
 def rst_server(port, read_first):
