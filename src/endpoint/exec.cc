@@ -126,22 +126,48 @@ void SetSpawnAttributes(const AddressOptions& o, SpawnSetup* setup) {
   posix_spawnattr_setsigmask(setup->attr(), &none);
 }
 
-Result<pid_t> Spawn(Command& c, SpawnSetup* setup) {
+// Our environment with `extra` ("NAME=value") added, replacing same names.
+std::vector<std::string> MergeEnvironment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    std::string_view key = kv.substr(0, kv.find('=') + 1);
+    bool replaced = false;
+    for (const std::string& x : extra)
+      replaced = replaced || std::string_view(x).substr(0, key.size()) == key;
+    if (!replaced) env.emplace_back(kv);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+Result<pid_t> Spawn(Command& c, SpawnSetup* setup, const std::vector<std::string>& extra_env) {
   std::vector<char*> argv;
   for (std::string& w : c.words)
     argv.push_back(w.data());
   argv.push_back(nullptr);
+  // As socat does, the program learns who started it (SOCAT_PID, SOCAT_PPID)
+  // and, for an accepted connection, its addresses (in `extra_env`).
+  std::vector<std::string> extra = extra_env;
+  std::string pid_text = std::to_string(getpid());
+  extra.push_back("SOCAT_PID=" + pid_text);
+  extra.push_back("SOCAT_PPID=" + pid_text);
+  std::vector<std::string> env_strings = MergeEnvironment(extra);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = -1;
   int rc = posix_spawnp(&pid, c.program.c_str(), setup->actions(), setup->attr(), argv.data(),
-                        environ);
+                        envp.data());
   if (rc != 0) return Status::Errno("exec " + Quote(c.words[0]), rc);
   return pid;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(const SingleAddress& address,
-                                                            int connection) {
+Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(
+    const SingleAddress& address, int connection, const std::vector<std::string>& extra_env) {
   VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
   SpawnSetup setup;
   SetSpawnAttributes(address.options, &setup);
@@ -152,11 +178,12 @@ Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(const SingleAddress&
   }
   // The program does blocking I/O on it, as on the socketpair it would get.
   VMCAT_RETURN_IF_ERROR(SetNonBlocking(connection, false));
-  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup));
+  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup, extra_env));
   return std::make_unique<ChildProcess>(pid);
 }
 
-Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name) {
+Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name,
+                                            const std::vector<std::string>& extra_env) {
   const AddressOptions& o = address.options;
   VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
   SpawnSetup setup;
@@ -227,7 +254,7 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     kind_read = kind_write = FdKind::kStreamSocket;
   }
 
-  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup));
+  VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup, extra_env));
 
   std::unique_ptr<Endpoint> endpoint;
   if (ours_write.valid()) {

@@ -235,7 +235,8 @@ Result<std::unique_ptr<Endpoint>> OpenUdpNow(const SingleAddress& a, const std::
 
 // Opens the addresses that need no waiting.
 Result<std::unique_ptr<Endpoint>> OpenNow(const SingleAddress& a, const std::string& name,
-                                          Access access) {
+                                          Access access,
+                                          const std::vector<std::string>& program_env) {
   switch (a.type()) {
     case AddressType::kStdio:
     case AddressType::kStdin:
@@ -253,7 +254,7 @@ Result<std::unique_ptr<Endpoint>> OpenNow(const SingleAddress& a, const std::str
       return OpenPty(a, name);
     case AddressType::kExec:
     case AddressType::kSystem:
-      return SpawnExec(a, name);
+      return SpawnExec(a, name, program_env);
     case AddressType::kUnixConnect:
     case AddressType::kUnixClient:
       return ConnectUnixNow(a.params[0], false, a.type() == AddressType::kUnixClient, name,
@@ -278,12 +279,14 @@ bool OpensAsynchronously(AddressType t) {
 // Opens one single address, retrying as its options ask.
 class SingleOpen : public OpenOperation, public IoHandler {
  public:
-  SingleOpen(Loop* loop, const SingleAddress& address, std::string name, Access access, Done done)
+  SingleOpen(Loop* loop, const SingleAddress& address, std::string name, Access access, Done done,
+             std::vector<std::string> program_env = {})
       : loop_(loop),
         address_(address),
         name_(std::move(name)),
         access_(access),
         done_(std::move(done)),
+        program_env_(std::move(program_env)),
         retries_left_(address.options.retry) {
     timer_ = loop_->AddTimer(std::chrono::nanoseconds(0), [this] {
       timer_ = 0;
@@ -332,7 +335,7 @@ class SingleOpen : public OpenOperation, public IoHandler {
 
   void Attempt() {
     if (!OpensAsynchronously(address_.type())) {
-      Result<std::unique_ptr<Endpoint>> r = OpenNow(address_, name_, access_);
+      Result<std::unique_ptr<Endpoint>> r = OpenNow(address_, name_, access_, program_env_);
       if (!r.ok()) return Failed(r.status());
       return Finish(std::move(r));
     }
@@ -514,6 +517,7 @@ class SingleOpen : public OpenOperation, public IoHandler {
   std::string name_;
   Access access_;
   Done done_;
+  std::vector<std::string> program_env_;
   unsigned retries_left_;
   Loop::TimerId timer_ = 0;
   Loop::TimerId timeout_timer_ = 0;
@@ -529,21 +533,23 @@ class SingleOpen : public OpenOperation, public IoHandler {
 // "a!!b": opens the read side, then the write side, then combines them.
 class DualOpen : public OpenOperation {
  public:
-  DualOpen(Loop* loop, const AddressSpec& spec, std::string name, Access access, Done done)
-      : done_(std::move(done)), name_(std::move(name)) {
+  DualOpen(Loop* loop, const AddressSpec& spec, std::string name, Done done,
+           std::vector<std::string> program_env)
+      : done_(std::move(done)), name_(std::move(name)), program_env_(std::move(program_env)) {
     reader_op_ = std::make_unique<SingleOpen>(
         loop, spec.first, name_, Access::kRead,
-        [this, loop, &spec, access](Result<std::unique_ptr<Endpoint>> r) {
+        [this, loop, &spec](Result<std::unique_ptr<Endpoint>> r) {
           if (!r.ok()) return Complete(r.status());
           reader_ = std::move(r).value();
-          (void)access;
           writer_op_ = std::make_unique<SingleOpen>(
               loop, *spec.write_side, name_, Access::kWrite,
               [this](Result<std::unique_ptr<Endpoint>> w) {
                 if (!w.ok()) return Complete(w.status());
                 Complete(Endpoint::Combine(name_, std::move(reader_), std::move(w).value()));
-              });
-        });
+              },
+              program_env_);
+        },
+        program_env_);
   }
 
  private:
@@ -554,6 +560,7 @@ class DualOpen : public OpenOperation {
 
   Done done_;
   std::string name_;
+  std::vector<std::string> program_env_;
   std::unique_ptr<SingleOpen> reader_op_, writer_op_;
   std::unique_ptr<Endpoint> reader_;
 };
@@ -593,11 +600,14 @@ Status PrepareInheritedFd(Endpoint* endpoint, int fd, const AddressOptions& opti
 }
 
 std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, std::string name,
-                                         Access access, OpenOperation::Done done) {
+                                         Access access, OpenOperation::Done done,
+                                         std::vector<std::string> program_env) {
   if (spec.IsDual()) {
-    return std::make_unique<DualOpen>(loop, spec, std::move(name), access, std::move(done));
+    return std::make_unique<DualOpen>(loop, spec, std::move(name), std::move(done),
+                                      std::move(program_env));
   }
-  return std::make_unique<SingleOpen>(loop, spec.first, std::move(name), access, std::move(done));
+  return std::make_unique<SingleOpen>(loop, spec.first, std::move(name), access, std::move(done),
+                                      std::move(program_env));
 }
 
 }  // namespace vmcat

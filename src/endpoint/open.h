@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "address/address.h"
 #include "endpoint/endpoint.h"
@@ -28,8 +29,11 @@ class OpenOperation {
 /// Starts opening a (possibly dual) non-listening address. `done` runs exactly
 /// once, from the loop, unless the returned operation is destroyed first
 /// (which cancels it and closes whatever was half-opened).
+/// `program_env` ("NAME=value" strings) is added to the environment of an
+/// EXEC/SYSTEM program (socat's SOCAT_PEERADDR and friends).
 std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, std::string name,
-                                         Access access, OpenOperation::Done done);
+                                         Access access, OpenOperation::Done done,
+                                         std::vector<std::string> program_env = {});
 
 /// Sets O_NONBLOCK on an inherited descriptor and applies terminal options if
 /// it is a terminal. The caller first gives the endpoint a FlagsGuard for it

@@ -7,8 +7,10 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "base/strings.h"
 
@@ -179,6 +181,66 @@ Result<SocketAddress> ResolveBindAddress(std::string_view value, int family, int
   auto resolved = ResolveInet(host, port, f, socktype, /*passive=*/true);
   if (!resolved.ok()) return resolved.status().Prefix("bind");
   return resolved->front();
+}
+
+namespace {
+
+// One side of a socket in socat's environment formats: (address, port); the
+// port is empty where the family has none.
+std::pair<std::string, std::string> SocatFormat(const SocketAddress& a) {
+  char buf[64];
+  switch (a.family()) {
+    case AF_INET: {
+      auto* sin = reinterpret_cast<const sockaddr_in*>(&a.storage);
+      inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
+      return {buf, std::to_string(ntohs(sin->sin_port))};
+    }
+    case AF_INET6: {
+      auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&a.storage);
+      std::string port = std::to_string(ntohs(sin6->sin6_port));
+      if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+        inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof buf);
+        return {buf, port};
+      }
+      std::string text = "[";
+      for (int i = 0; i < 16; i += 2) {
+        snprintf(buf, sizeof buf, "%s%02x%02x", i ? ":" : "", sin6->sin6_addr.s6_addr[i],
+                 sin6->sin6_addr.s6_addr[i + 1]);
+        text += buf;
+      }
+      return {text + "]", port};
+    }
+    case AF_UNIX: {
+      size_t path_bytes = a.length > offsetof(sockaddr_un, sun_path)
+                              ? a.length - offsetof(sockaddr_un, sun_path)
+                              : 0;
+      return {path_bytes == 0 ? "<anon>" : a.ToString(), ""};
+    }
+    case AF_VSOCK: {
+      auto* svm = reinterpret_cast<const sockaddr_vm*>(&a.storage);
+      return {std::to_string(svm->svm_cid), std::to_string(svm->svm_port)};
+    }
+    default:
+      return {"", ""};
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> SocatPeerEnvironment(int fd) {
+  std::vector<std::string> env;
+  for (bool peer : {true, false}) {
+    SocketAddress a;
+    a.length = sizeof a.storage;
+    int rc = peer ? getpeername(fd, a.get(), &a.length) : getsockname(fd, a.get(), &a.length);
+    if (rc != 0) continue;
+    auto [address, port] = SocatFormat(a);
+    if (address.empty()) continue;
+    const char* side = peer ? "SOCAT_PEER" : "SOCAT_SOCK";
+    env.push_back(std::string(side) + "ADDR=" + address);
+    if (!port.empty()) env.push_back(std::string(side) + "PORT=" + port);
+  }
+  return env;
 }
 
 }  // namespace vmcat

@@ -33,6 +33,13 @@ SocketAddress MakeVsockAddress(uint32_t cid, uint32_t port);
 Result<std::vector<SocketAddress>> ResolveInet(std::string_view host, std::string_view port,
                                                IpFamily family, int socktype, bool passive);
 
+/// What socat puts in the environment of an EXEC/SYSTEM program for an
+/// accepted connection `fd`: SOCAT_PEERADDR, SOCAT_SOCKADDR and, for IP and
+/// vsock, SOCAT_PEERPORT and SOCAT_SOCKPORT, in socat's formats ("127.0.0.1";
+/// IPv6 as "[0000:...:0001]"; an unnamed UNIX peer as "<anon>"). An
+/// IPv4-mapped peer of a dual-stack listener shows as IPv4.
+std::vector<std::string> SocatPeerEnvironment(int fd);
+
 /// Parses a bind= value for IP sockets: "host", "host:port", "[v6]:port" or ":port".
 Result<SocketAddress> ResolveBindAddress(std::string_view value, int family, int socktype);
 

@@ -1,7 +1,9 @@
 #include "endpoint/sockaddr.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -49,6 +51,45 @@ TEST(ResolveInet, NamesAndServiceNamesGoToTheResolver) {
 TEST(ResolveInet, BadPortIsAnError) {
   EXPECT_FALSE(ResolveInet("127.0.0.1", "70000", IpFamily::kAny, SOCK_STREAM, false).ok());
   EXPECT_FALSE(ResolveInet("127.0.0.1", "", IpFamily::kAny, SOCK_STREAM, false).ok());
+}
+
+TEST(SocatPeerEnvironment, UnnamedUnixPeers) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  EXPECT_EQ(SocatPeerEnvironment(sv[0]),
+            (std::vector<std::string>{"SOCAT_PEERADDR=<anon>", "SOCAT_SOCKADDR=<anon>"}));
+  close(sv[0]);
+  close(sv[1]);
+}
+
+TEST(SocatPeerEnvironment, Ipv6ListenerShowsAMappedIpv4PeerAsIpv4) {
+  int listener = socket(AF_INET6, SOCK_STREAM, 0);
+  int zero = 0;
+  setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+  ASSERT_EQ(listen(listener, 1), 0);
+  socklen_t len = sizeof any;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&any), &len);
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = any.sin6_port;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  int accepted = accept(listener, nullptr, nullptr);
+  ASSERT_GE(accepted, 0);
+  sockaddr_in mine{};
+  len = sizeof mine;
+  getsockname(client, reinterpret_cast<sockaddr*>(&mine), &len);
+  EXPECT_EQ(SocatPeerEnvironment(accepted),
+            (std::vector<std::string>{
+                "SOCAT_PEERADDR=127.0.0.1", "SOCAT_PEERPORT=" + std::to_string(ntohs(mine.sin_port)),
+                "SOCAT_SOCKADDR=127.0.0.1", "SOCAT_SOCKPORT=" + std::to_string(ntohs(to.sin_port))}));
+  close(accepted);
+  close(client);
+  close(listener);
 }
 
 }  // namespace

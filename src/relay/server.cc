@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "endpoint/exec.h"
+#include "endpoint/sockaddr.h"
 
 namespace vmcat {
 
@@ -154,6 +155,13 @@ Status RelayServer::Start() {
   auto listener = Listener::Create(specs_[listen_index_]->first, NameOf(listen_index_));
   if (!listener.ok()) return listener.status().Prefix(NameOf(listen_index_));
 
+  for (const SingleAddress* a :
+       {&specs_[other]->first,
+        specs_[other]->write_side ? &*specs_[other]->write_side : nullptr}) {
+    if (a && (a->type() == AddressType::kExec || a->type() == AddressType::kSystem)) {
+      program_other_ = true;
+    }
+  }
   if (fork_) {
     hand_over_ = CanHandOver(other);
     listener_ = std::move(listener).value();
@@ -287,9 +295,9 @@ bool RelayServer::CanHandOver(int other) const {
   return !p.pty && !p.pipes && !p.ctty;
 }
 
-void RelayServer::HandOver(Session* s) {
+void RelayServer::HandOver(Session* s, const std::vector<std::string>& env) {
   int other = 1 - listen_index_;
-  auto child = SpawnExecOnConnection(specs_[other]->first, s->accepted->read_fd());
+  auto child = SpawnExecOnConnection(specs_[other]->first, s->accepted->read_fd(), env);
   s->accepted.reset();  // the program has the connection now
   if (!child.ok()) return EndSession(s, child.status().Prefix(NameOf(other)));
   s->program = std::move(child).value();
@@ -313,7 +321,10 @@ void RelayServer::StartSession(std::unique_ptr<Endpoint> accepted, const std::st
   Session* s = session.get();
   sessions_.push_back(std::move(session));
   s->accepted = std::move(accepted);
-  if (hand_over_) return HandOver(s);
+  // A program on the other side learns the connection's addresses, as from socat.
+  std::vector<std::string> env;
+  if (program_other_) env = SocatPeerEnvironment(s->accepted->read_fd());
+  if (hand_over_) return HandOver(s, env);
   int other = 1 - listen_index_;
   s->opening = StartOpen(loop_, *specs_[other], NameOf(other), AccessOf(other),
                          [this, s, other](Result<std::unique_ptr<Endpoint>> r) {
@@ -324,7 +335,8 @@ void RelayServer::StartSession(std::unique_ptr<Endpoint> accepted, const std::st
                            } else {
                              StartRelay(s, std::move(r).value(), std::move(mine));
                            }
-                         });
+                         },
+                         std::move(env));
 }
 
 void RelayServer::StartRelay(Session* s, std::unique_ptr<Endpoint> first,

@@ -10,6 +10,8 @@
 #include <list>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "address/address.h"
 #include "endpoint/listener.h"
@@ -45,7 +47,7 @@ class RelayServer : public IoHandler {
   void AcceptReady();
   void StartSession(std::unique_ptr<Endpoint> accepted, const std::string& peer);
   bool CanHandOver(int other) const;
-  void HandOver(Session* session);
+  void HandOver(Session* session, const std::vector<std::string>& env);
   void StartRelay(Session* session, std::unique_ptr<Endpoint> first,
                   std::unique_ptr<Endpoint> second);
   void EndSession(Session* session, const Status& status);
@@ -59,6 +61,7 @@ class RelayServer : public IoHandler {
   int listen_index_ = -1;  // which address listens, if any
   bool fork_ = false;
   bool hand_over_ = false;  // fork to EXEC/SYSTEM: the program gets the connection
+  bool program_other_ = false;  // fork, and the other address starts a program
   std::unique_ptr<Listener> listener_;
   bool listening_ = false;
   std::list<std::unique_ptr<Session>> sessions_;

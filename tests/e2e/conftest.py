@@ -156,19 +156,23 @@ def wait_unix_listening(path, timeout=10.0, proc=None):
     wait_for(ok, timeout, what=f"a listener on {path}")
 
 
+def recv_until_eof(sock):
+    """Everything `sock` receives until the peer closes its side."""
+    got = b""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return got
+        got += data
+
+
 def tcp_exchange(port, payload, timeout=10):
     """Connects to 127.0.0.1:`port`, sends `payload`, shuts down the sending
     side and reads until EOF. Returns (the client's own port, what came back)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            got += data
-        return s.getsockname()[1], got
+        return s.getsockname()[1], recv_until_eof(s)
 
 
 def children_of(pid):

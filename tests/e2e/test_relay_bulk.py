@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (assert_clean_exit_text, children_of, free_port, open_fds, tcp_exchange,
-                      wait_for, wait_tcp_listening, wait_unix_listening)
+from conftest import (assert_clean_exit_text, children_of, free_port, open_fds, recv_until_eof,
+                      tcp_exchange, wait_for, wait_tcp_listening, wait_unix_listening)
 
 MIB = 1 << 20
 
@@ -305,12 +305,7 @@ def test_no_fd_or_child_leak_after_500_unix_fork_exec_cat(vmcat, spawn, tmp):
                 s.connect(str(path))
                 s.sendall(payload)
                 s.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    data = s.recv(4096)
-                    if not data:
-                        break
-                    got += data
+                got = recv_until_eof(s)
             bad += got != payload
         return bad
 

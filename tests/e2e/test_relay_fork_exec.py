@@ -5,10 +5,14 @@ import hashlib
 import os
 import signal
 import socket
+import subprocess
 import threading
+import time
 
-from conftest import (PYTHON, assert_clean_exit_text, children_of, free_port, tcp_exchange,
-                      wait_for, wait_tcp_listening)
+import pytest
+
+from conftest import (PYTHON, assert_clean_exit_text, children_of, free_port, recv_until_eof,
+                      tcp_exchange, wait_for, wait_tcp_listening)
 
 # Prints what the program's stdin is: the socket family, and for TCP the
 # port of the peer (the client), then echoes one line.
@@ -128,3 +132,64 @@ def test_sigint_option_forwards_the_signal_to_handed_over_programs(vmcat, spawn)
     rc, _, err = relay.stop()
     assert rc == 128 + signal.SIGTERM
     assert_clean_exit_text(err.decode())
+
+
+# SOCAT_VERSION is left out: vmcat does not claim a socat version.
+ENV_PROGRAM = "SYSTEM:env | grep ^SOCAT_ | grep -v -e PID= -e VERSION= | sort"
+
+
+def socat_env_of(argv_prefix, listen, connect_family, where):
+    """Starts `argv_prefix listen ENV_PROGRAM`, connects once, returns the
+    SOCAT_* variables the program printed (ports replaced by PORT) and the
+    client's own port."""
+    relay = subprocess.Popen([*argv_prefix, listen, ENV_PROGRAM], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        if connect_family == socket.AF_UNIX:
+            wait_for(lambda: os.path.exists(where), 10, what=f"{where}")
+        else:
+            wait_tcp_listening(where[1], proc=relay)
+        with socket.socket(connect_family) as s:
+            s.settimeout(10)
+            for _ in range(100):  # the path can exist a moment before listen()
+                try:
+                    s.connect(where)
+                    break
+                except (ConnectionRefusedError, FileNotFoundError):
+                    time.sleep(0.01)
+            client_port = s.getsockname()[1] if connect_family != socket.AF_UNIX else None
+            got = recv_until_eof(s)
+    finally:
+        relay.kill()
+        relay.wait()
+    env = dict(line.split("=", 1) for line in got.decode().splitlines())
+    return env, client_port
+
+
+@pytest.mark.parametrize("kind", ["tcp4-fork", "tcp4", "tcp6-fork", "unix"])
+def test_program_environment_matches_socat(vmcat, tmp, kind):
+    """SOCAT_PEERADDR/PEERPORT/SOCKADDR/SOCKPORT as real socat sets them, with
+    the relay in between and with the connection handed over."""
+    results = {}
+    for who, prefix in (("socat", ["socat"]), ("vmcat", [vmcat, "relay"])):
+        if kind == "unix":
+            path = str(tmp / f"{who}.sock")
+            listen, family, where = f"UNIX-LISTEN:{path}", socket.AF_UNIX, path
+        else:
+            port = free_port()
+            v6 = kind.startswith("tcp6")
+            listen = f"TCP{'6' if v6 else '4'}-LISTEN:{port},reuseaddr"
+            if kind.endswith("fork"):
+                listen += ",fork"
+            family = socket.AF_INET6 if v6 else socket.AF_INET
+            where = ("::1" if v6 else "127.0.0.1", port)
+        env, client_port = socat_env_of(prefix, listen, family, where)
+        if client_port is not None:
+            assert env.pop("SOCAT_PEERPORT") == str(client_port), (who, env)
+            assert env.pop("SOCAT_SOCKPORT") == str(where[1]), (who, env)
+        if kind == "unix":
+            assert env["SOCAT_SOCKADDR"] == where
+            env["SOCAT_SOCKADDR"] = "PATH"
+        results[who] = env
+    assert results["vmcat"] == results["socat"]
+    assert "SOCAT_PEERADDR" in results["vmcat"]
