@@ -39,8 +39,8 @@ run "$V" cp "$WORK/greeting.txt" demo:/tmp/
 run "$V" exec demo -- cat /tmp/greeting.txt
 run "$V" cp demo:/etc/hostname "$WORK/hostname-from-guest"
 run cat "$WORK/hostname-from-guest"
-step "$V logs demo | tail -n 3"
-"$V" logs demo | tail -n 3
+step "$V logs demo | grep -a vmcat-guest"
+"$V" logs demo | grep -a vmcat-guest
 step "echo 'info name' | $V relay - UNIX-CONNECT:\$VMCAT_RUNTIME_DIR/demo/monitor.sock"
 echo 'info name' | "$V" relay - "UNIX-CONNECT:$VMCAT_RUNTIME_DIR/demo/monitor.sock"
 echo

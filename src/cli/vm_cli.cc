@@ -93,14 +93,23 @@ int RelayStdioToSocket(const std::string& stdio_address, UniqueFd socket, std::s
   return exit_code;
 }
 
-int StreamToStdout(ControlSession* session) {
-  Status s = WriteAll(STDOUT_FILENO, session->leftover.data(), session->leftover.size());
+int StreamToStdout(ControlSession* session, TerminalQueryFilter* filter) {
+  auto write_out = [filter](std::string_view data) {
+    if (filter == nullptr) return WriteAll(STDOUT_FILENO, data.data(), data.size());
+    std::string kept = filter->Filter(data);
+    return WriteAll(STDOUT_FILENO, kept.data(), kept.size());
+  };
+  Status s = write_out(session->leftover);
   char buf[65536];
   while (s.ok()) {
     ssize_t n = read(session->fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    s = WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n));
+    s = write_out(std::string_view(buf, static_cast<size_t>(n)));
+  }
+  if (s.ok() && filter != nullptr) {
+    std::string rest = filter->Finish();
+    s = WriteAll(STDOUT_FILENO, rest.data(), rest.size());
   }
   if (!s.ok() && s.sys_errno() != EPIPE) return Fail(s.Prefix("stdout"));
   return 0;

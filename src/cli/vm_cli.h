@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "cli/flags.h"
+#include "tty/query_filter.h"
 #include "vm/control_client.h"
 
 namespace vmcat {
@@ -31,8 +32,9 @@ int RelayStdioToSocket(const std::string& stdio_address, UniqueFd socket, std::s
                        const std::string& socket_name);
 
 /// Copies a control stream (its leftover bytes, then the socket until EOF) to
-/// stdout. Returns 0, or 1 when stdout fails (a closed pipe is not an error).
-int StreamToStdout(ControlSession* session);
+/// stdout, through `filter` if given. Returns 0, or 1 when stdout fails (a
+/// closed pipe is not an error).
+int StreamToStdout(ControlSession* session, TerminalQueryFilter* filter = nullptr);
 
 /// Runs one HMP command; QEMU's error text becomes an error. The output has
 /// "\n" line ends.

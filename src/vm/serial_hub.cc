@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "base/log.h"
+#include "tty/query_filter.h"
 
 namespace vmcat {
 
@@ -104,8 +105,15 @@ void SerialHub::Decide(Viewer* v, const AttachOptions& o) {
   v->decided = true;
   Conn* c = v->conn.get();
   if (o.preamble) c->Send(o.preamble(keyboard));
-  // The ring already holds what was printed since the attach.
-  c->Send(o.history ? ring_.Tail(kHistoryBytes) : v->early_output);
+  // The ring already holds what was printed since the attach. Replayed
+  // history goes without the terminal questions in it (see query_filter.h):
+  // the viewer's terminal would answer them into the guest's input.
+  if (o.history) {
+    TerminalQueryFilter filter;
+    c->Send(filter.Filter(ring_.Tail(kHistoryBytes)) + filter.Finish());
+  } else {
+    c->Send(v->early_output);
+  }
   v->early_output.clear();
   if (eof_) {
     c->CloseWhenFlushed();

@@ -71,6 +71,31 @@ def test_logs_hold_boot_output_from_before_any_attach(vms, svc):
     assert out.index("Linux version") < out.index("vmcat-guest: ready")
 
 
+def test_logs_on_a_terminal_leave_out_the_guests_terminal_questions(vms, svc):
+    """The guest's shell asked its terminal for the cursor position (ESC [ 6 n)
+    when it printed its prompt. Into a pipe the log keeps those bytes; on a
+    terminal they are left out, or the terminal (tmux here) would answer into
+    the user's shell as if typed."""
+    def raw_log():
+        return subprocess.run([vms.vmcat, "logs", "svc"], env=vms.env, capture_output=True,
+                              timeout=30).stdout
+    wait_for(lambda: b"guest# \x1b[6n" in raw_log(), 30,
+             what="the shell's prompt and its question in the log, byte for byte")
+    term = Tmux("bash --norc --noprofile", env={"VMCAT_RUNTIME_DIR": str(vms.root), "PS1": "$ "})
+    try:
+        # After the log, count the bytes waiting on the terminal's input
+        # (non-canonical, up to 1 s): an answer to ESC [ 6 n would be there.
+        term.send(f"{vms.vmcat} logs svc; sleep 0.5; stty -icanon -echo min 0 time 10; "
+                  "n=$(dd bs=64 count=1 2>/dev/null | wc -c); stty sane; "
+                  "echo typed=$((n+1000))", "Enter")
+        term.wait("typed=1")
+        screen = term.screen()
+        assert "guest#" in screen, screen
+        assert "typed=1000" in screen, screen  # nothing was typed
+    finally:
+        term.kill()
+
+
 def test_monitor_info_status(vms, svc):
     r = vms.run("monitor", "svc", "info", "status")
     assert r.returncode == 0, r.stderr
