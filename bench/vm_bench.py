@@ -34,8 +34,9 @@ with its contestants side by side in one run:
            (utime+stime from /proc/PID/stat in clock ticks, plus the exact
            run time from /proc/PID/schedstat) and wake-ups (context switches);
            memory again after one `vmcat monitor`, one `vmcat logs` and one
-           socat on monitor.sock. If hmp runs too, it uses the same VM
-           afterwards and the memory is sampled once more after it.
+           socat on monitor.sock, once it has idled --idle-wait s again. If
+           hmp runs too, it uses the same VM afterwards and the memory is
+           sampled once more, --idle-wait s after it.
 
 The VMs run under a private runtime directory ($VMCAT_RUNTIME_DIR) that is
 removed at the end. Every VM is stopped with `vmcat stop --force` and its
@@ -441,7 +442,7 @@ class Bench(VmBench):
         except subprocess.TimeoutExpired:
             self.procs.kill(p)
             res.exercise_errors.append("socat: no exit within 10 s")
-        time.sleep(0.5)
+        time.sleep(a.idle_wait)  # idle again, as before the first sample
         res.exercised = self.mem_sample(sup)
 
     # ---- scenario: HMP round trip
@@ -555,7 +556,7 @@ class Bench(VmBench):
         self.results.hmp_busy = meter.share()
         if self.results.idle is not None:
             sup, _ = self.vm_pids(name)
-            time.sleep(0.5)
+            time.sleep(a.idle_wait)
             self.results.idle.after_hmp = self.mem_sample(sup)
             self.results.idle.after_hmp_sessions = sum(
                 r.attempted for r in self.results.hmp if r.command != "/bin/true")
@@ -683,9 +684,10 @@ def build_report(res: Results, args: argparse.Namespace) -> dict:
             rows.append(["For comparison: QEMU CPU over the same window (idle guest, TCG)",
                          f"{idle.qemu_cpu_ms:.0f} ms ({idle.qemu_cpu_ms / 10 / idle.window_s:.1f}"
                          " % of a CPU)"])
-        mem_rows("After 1× vmcat monitor, 1× vmcat logs, 1× socat", idle.exercised)
-        mem_rows(f"After the HMP scenario ({idle.after_hmp_sessions} more sessions)",
-                 idle.after_hmp)
+        mem_rows(f"After 1× vmcat monitor, 1× vmcat logs, 1× socat, then {args.idle_wait:g} s "
+                 "idle", idle.exercised)
+        mem_rows(f"After the HMP scenario ({idle.after_hmp_sessions} more sessions), then "
+                 f"{args.idle_wait:g} s idle", idle.after_hmp)
         tables.append(("Idle supervisor (`vmcat supervise`, pid from state.json)",
                        ["Measure", "Value"], rows))
         samples = [(n, m) for n, m in (("idle", idle.idle), ("after exercising", idle.exercised),

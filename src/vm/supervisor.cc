@@ -24,6 +24,7 @@ constexpr size_t kClientQueue = 8 << 20;
 constexpr size_t kStderrTailLines = 20;
 constexpr auto kStartupTimeout = std::chrono::seconds(30);
 constexpr auto kQuitGrace = std::chrono::seconds(5);
+constexpr auto kTextReleaseDelay = std::chrono::seconds(3);
 
 int64_t Now() {
   return static_cast<int64_t>(time(nullptr));
@@ -31,6 +32,11 @@ int64_t Now() {
 
 std::chrono::nanoseconds Seconds(double s) {
   return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
+}
+
+void ReleaseTextNow() {
+  auto released = ReleaseProgramText();
+  if (!released.ok()) LogWarning(released.status().message());
 }
 }  // namespace
 
@@ -355,10 +361,23 @@ void Supervisor::OnIo(int fd, uint32_t events) {
   Accept(fd);
 }
 
+// A client's requests fault in code (monitor, logs, QMP, ...) that an idle
+// supervisor does not need: a while after the last connection came, let it go
+// again (see ReleaseProgramText). One timer per burst of clients; none while
+// nothing happens.
+void Supervisor::ScheduleTextRelease() {
+  if (text_release_timer_) loop_->CancelTimer(text_release_timer_);
+  text_release_timer_ = loop_->AddTimer(kTextReleaseDelay, [this] {
+    text_release_timer_ = 0;
+    ReleaseTextNow();
+  });
+}
+
 void Supervisor::Accept(int listen_fd) {
   while (true) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
+    ScheduleTextRelease();
     auto conn = std::make_unique<Conn>(loop_, UniqueFd(fd), kClientQueue);
     if (!conn->Start().ok()) continue;
     if (listen_fd == listen_serial_.get()) {
@@ -643,10 +662,7 @@ int RunSupervisor(const VmConfig& config, const VmPaths& paths, const std::strin
     if (!s.ok()) return;
     // Start-up is over (configuration, QEMU's command line, spawning, the
     // QMP handshake): from now on only the serving code needs to be resident.
-    loop.Post([] {
-      auto released = ReleaseProgramText();
-      if (!released.ok()) LogWarning(released.status().message());
-    });
+    loop.Post([] { ReleaseTextNow(); });
   });
   Status ran = loop.Run();
   if (!ran.ok()) LogError(ran.message());

@@ -54,6 +54,7 @@ class Supervisor : public IoHandler {
   void OnQemuExit(int wait_status);
   void ReadQemuStderr();
   void Accept(int listen_fd);
+  void ScheduleTextRelease();
   void OnControlLine(Client* c, const std::string& line, std::string rest);
   void StartMonitorSession(Client* c);
   void MonitorInput(Client* c, std::string_view bytes);
@@ -89,6 +90,7 @@ class Supervisor : public IoHandler {
   bool stop_requested_ = false;
   bool kill_sent_ = false;
   Loop::TimerId startup_timer_ = 0;
+  Loop::TimerId text_release_timer_ = 0;
   Loop::TimerId stop_timer_ = 0;
 
   UniqueFd listen_ctl_, listen_serial_, listen_monitor_;
