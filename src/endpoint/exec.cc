@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "base/strings.h"
 #include "tty/terminal.h"
@@ -141,6 +142,33 @@ std::vector<std::string> MergeEnvironment(const std::vector<std::string>& extra)
   return env;
 }
 
+// execvp's PATH search, remembered: a fork server starts the same program
+// for every connection, and each miss in the search is a failed execve in the
+// child. Only found paths are remembered, and only while PATH is unchanged;
+// Spawn searches again if a remembered one stops working.
+class ProgramPathCache {
+ public:
+  std::string Resolve(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* env = getenv("PATH");
+    std::string path_list = env ? env : "/bin:/usr/bin";  // execvp's default
+    if (path_list != path_list_) {
+      found_.clear();
+      path_list_ = path_list;
+    }
+    auto it = found_.find(name);
+    if (it != found_.end()) return it->second;
+    std::string resolved = SearchPath(name, path_list);
+    if (resolved != name) found_[name] = resolved;
+    return resolved;
+  }
+  void Forget(const std::string& name) { found_.erase(name); }
+
+ private:
+  std::string path_list_;
+  std::unordered_map<std::string, std::string> found_;
+};
+
 Result<pid_t> Spawn(Command& c, SpawnSetup* setup, const std::vector<std::string>& extra_env) {
   std::vector<char*> argv;
   for (std::string& w : c.words)
@@ -157,9 +185,16 @@ Result<pid_t> Spawn(Command& c, SpawnSetup* setup, const std::vector<std::string
   for (std::string& e : env_strings)
     envp.push_back(e.data());
   envp.push_back(nullptr);
+  static ProgramPathCache cache;
+  std::string program = cache.Resolve(c.program);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, c.program.c_str(), setup->actions(), setup->attr(), argv.data(),
+  int rc = posix_spawnp(&pid, program.c_str(), setup->actions(), setup->attr(), argv.data(),
                         envp.data());
+  if (rc != 0 && program != c.program) {
+    cache.Forget(c.program);  // moved or removed since: let execvp search
+    rc = posix_spawnp(&pid, c.program.c_str(), setup->actions(), setup->attr(), argv.data(),
+                      envp.data());
+  }
   if (rc != 0) return Status::Errno("exec " + Quote(c.words[0]), rc);
   return pid;
 }

@@ -1,0 +1,80 @@
+#include "endpoint/exec.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace vmcat {
+namespace {
+
+// A PATH of two scratch directories for the length of a test.
+class ExecPathTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmcat-exec-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    first_ = root_ + "/first";
+    second_ = root_ + "/second";
+    mkdir(first_.c_str(), 0755);
+    mkdir(second_.c_str(), 0755);
+    const char* old = getenv("PATH");
+    old_path_ = old ? old : "";
+    setenv("PATH", (first_ + ":" + second_ + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", old_path_.c_str(), 1);
+    std::string cmd = "rm -rf " + root_;
+    ASSERT_EQ(system(cmd.c_str()), 0);
+  }
+  void WriteScript(const std::string& dir, const std::string& exit_code) {
+    std::string path = dir + "/vmcat-test-prog";
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fprintf(f, "#!/bin/sh\nexit %s\n", exit_code.c_str());
+    fclose(f);
+    chmod(path.c_str(), 0755);
+  }
+  // Runs EXEC:vmcat-test-prog and returns its exit status.
+  int RunProgram() {
+    auto spec = ParseAddress("EXEC:vmcat-test-prog");
+    EXPECT_TRUE(spec.ok());
+    auto endpoint = SpawnExec(spec->first, "address 2");
+    EXPECT_TRUE(endpoint.ok()) << endpoint.status().message();
+    if (!endpoint.ok()) return -1;
+    int status = 0;
+    waitpid((*endpoint)->children()[0]->pid(), &status, 0);
+    (*endpoint)->children()[0]->MarkExited(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::string root_, first_, second_, old_path_;
+};
+
+TEST_F(ExecPathTest, FindsTheProgramAgainAfterItMoved) {
+  WriteScript(first_, "3");
+  EXPECT_EQ(RunProgram(), 3);
+  EXPECT_EQ(RunProgram(), 3);  // from the remembered path
+  // The remembered path goes away; the one later in PATH is found.
+  unlink((first_ + "/vmcat-test-prog").c_str());
+  WriteScript(second_, "4");
+  EXPECT_EQ(RunProgram(), 4);
+}
+
+TEST_F(ExecPathTest, MissingProgramIsAnErrorNamingIt) {
+  auto spec = ParseAddress("EXEC:vmcat-no-such-program-here");
+  ASSERT_TRUE(spec.ok());
+  auto endpoint = SpawnExec(spec->first, "address 2");
+  ASSERT_FALSE(endpoint.ok());
+  EXPECT_NE(endpoint.status().message().find("\"vmcat-no-such-program-here\""), std::string::npos)
+      << endpoint.status().message();
+}
+
+}  // namespace
+}  // namespace vmcat
