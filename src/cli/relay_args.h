@@ -3,6 +3,8 @@
 // Pure parsing; "-" and "-,opts" are addresses, not flags.
 #pragma once
 
+#include <chrono>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,8 @@ namespace vmcat {
 struct RelayArgs {
   RelayOptions options;
   int debug = 0;  // number of -d
+  // --poll-us: how long the loop polls after I/O before it sleeps.
+  std::chrono::microseconds poll_before_sleep{20};
   bool help = false;
   bool version = false;
   std::vector<std::string> addresses;

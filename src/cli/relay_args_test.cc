@@ -16,6 +16,26 @@ TEST(RelayArgsTest, SeedCommandLines) {
   EXPECT_EQ(d->addresses[0], "-");
 }
 
+TEST(RelayArgsTest, PollBeforeSleep) {
+  auto d = ParseRelayArgs({"A", "B"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->poll_before_sleep.count(), 20);
+  auto off = ParseRelayArgs({"--poll-us", "0", "A", "B"});
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->poll_before_sleep.count(), 0);
+  auto attached = ParseRelayArgs({"--poll-us=150", "A", "B"});
+  ASSERT_TRUE(attached.ok()) << attached.status().message();
+  EXPECT_EQ(attached->poll_before_sleep.count(), 150);
+  for (auto bad : {std::vector<std::string>{"--poll-us", "x", "A", "B"},
+                   std::vector<std::string>{"--poll-us=-1", "A", "B"},
+                   std::vector<std::string>{"--poll-us=2000000", "A", "B"},
+                   std::vector<std::string>{"--poll-us"}}) {
+    auto r = ParseRelayArgs(bad);
+    ASSERT_FALSE(r.ok()) << bad[0];
+    EXPECT_NE(r.status().message().find("--poll-us"), std::string::npos);
+  }
+}
+
 TEST(RelayArgsTest, Flags) {
   auto r = ParseRelayArgs({"-dd", "-u", "-t", "2.5", "-T10", "-b", "8192", "-vx", "A", "B"});
   ASSERT_TRUE(r.ok()) << r.status().message();

@@ -43,6 +43,7 @@ int RelayMain(int argc, char** argv) {
   }
   IgnoreSigpipe();
   Loop loop;
+  loop.set_poll_before_sleep(parsed->poll_before_sleep);
   RelayServer server(&loop, parsed->options, specs[0], specs[1]);
   Status started = server.Start();
   if (!started.ok()) {

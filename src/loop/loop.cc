@@ -1,10 +1,12 @@
 #include "loop/loop.h"
 
+#include <sched.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -237,8 +239,12 @@ void Loop::RunPosted() {
 Status Loop::Run() {
   stopped_ = false;
   epoll_event events[kMaxEvents];
+  bool handled_io = false;
   while (!stopped_) {
-    int n = epoll_wait(epoll_.get(), events, kMaxEvents, NextTimeoutMs());
+    int n = 0;
+    if (handled_io && poll_window_.count() > 0) n = PollBriefly(events, kMaxEvents);
+    if (n == 0) n = epoll_wait(epoll_.get(), events, kMaxEvents, NextTimeoutMs());
+    handled_io = n > 0;
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::Errno("epoll_wait", errno);
@@ -255,6 +261,18 @@ Status Loop::Run() {
     if (!stopped_) RunPosted();
   }
   return Status::Ok();
+}
+
+int Loop::PollBriefly(epoll_event* events, int max_events) {
+  if (!posted_.empty() || NextTimeoutMs() == 0) return 0;  // work is due anyway
+  Clock::time_point until = Clock::now() + poll_window_;
+  if (!timer_order_.empty()) until = std::min(until, timer_order_.begin()->first);
+  do {
+    int n = epoll_wait(epoll_.get(), events, max_events, 0);
+    if (n != 0) return n;  // events (or an error, which the caller's wait reports)
+    sched_yield();
+  } while (Clock::now() < until);
+  return 0;
 }
 
 void RestoreSignalsForChild() {

@@ -68,6 +68,13 @@ class Loop {
   /// Calls `on_exit(wait_status)` once when child `pid` ends, and reaps it.
   Status WatchChild(pid_t pid, std::function<void(int)> on_exit);
 
+  /// After an iteration that handled I/O, keep polling (epoll_wait with no
+  /// timeout, yielding the CPU to any other runnable task between polls) for
+  /// up to `window` before sleeping: an answer that comes back within it is
+  /// handled without a wake-up, which costs tens of µs between the CPUs of a
+  /// VM. Zero (the default) sleeps at once. An idle loop never polls.
+  void set_poll_before_sleep(std::chrono::microseconds window) { poll_window_ = window; }
+
   /// Runs until Stop() is called. Returns an error only if epoll fails.
   Status Run();
   void Stop() { stopped_ = true; }
@@ -89,6 +96,7 @@ class Loop {
   void RunTimers();
   void RunPosted();
   int NextTimeoutMs() const;
+  int PollBriefly(epoll_event* events, int max_events);
 
   UniqueFd epoll_;
   std::vector<Registration> registrations_;  // indexed by fd
@@ -98,6 +106,7 @@ class Loop {
   std::unordered_map<TimerId, Timer> timers_;
   TimerId next_timer_id_ = 1;
   bool stopped_ = false;
+  std::chrono::microseconds poll_window_{0};
   SignalSource* signals_ = nullptr;
   std::map<int, ChildSource*> children_;  // pidfd -> source
   friend class SignalSource;
