@@ -139,7 +139,7 @@ def test_bulk_into_a_slow_reader_arrives_intact(vmcat, spawn, tmp, sink):
     finally:
         server.close()
     assert results["got"] == (results["sent"], total)
-    rc, _, err = relay.stop()
+    rc, _, err = relay.stop_after_input(None, timeout=10)  # it ends by itself
     assert rc == 0, err
     assert_clean_exit_text(err.decode())
 
