@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -15,9 +14,10 @@
 
 #include "agent/guest_user.h"
 #include "base/log.h"
+#include "base/program.h"
 #include "base/strings.h"
+#include "tty/terminal.h"
 
-extern char** environ;
 
 namespace vmcat {
 
@@ -38,22 +38,6 @@ constexpr size_t kCoalesceBelow = 32 * 1024;
 // The output pipes are made this big so that the program does not block
 // while reading pauses to batch (a default pipe holds 64 KiB).
 constexpr int kOutputPipeSize = 1 << 20;
-
-// execvp's search, done before vfork: the first executable regular file
-// named `name` in `path_list`, or `name` itself when it contains a '/'.
-// Empty when there is none.
-std::string ResolveProgram(const std::string& name, const std::string& path_list) {
-  if (name.find('/') != std::string::npos) return name;
-  for (const std::string& dir : Split(path_list, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    struct stat st;
-    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-  }
-  return "";
-}
 
 struct ChildFailure {
   int stage;  // 0 exec, 1 chdir, 2 user
@@ -80,12 +64,7 @@ struct ChildPlan {
 };
 
 [[noreturn]] void RunChild(const ChildPlan& p) {
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigprocmask(SIG_SETMASK, &empty, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-  }
+  RestoreSignalsForChild();
   setsid();
   if (p.tty) {
     ioctl(p.slave_fd, TIOCSCTTY, 0);
@@ -166,13 +145,9 @@ Status ExecSession::Spawn(const ExecRequest& r) {
   VMCAT_ASSIGN_OR_RETURN(Pipe failure, MakePipe(0));
   UniqueFd child_in, child_out, child_err, slave;
   if (r.tty) {
-    UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master.valid()) return Status::Errno("posix_openpt", errno);
-    if (grantpt(master.get()) < 0 || unlockpt(master.get()) < 0) {
-      return Status::Errno("unlockpt", errno);
-    }
-    char path[128];
-    if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
+    VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
+    UniqueFd master = std::move(pty.fd);
+    const char* path = pty.slave_path.c_str();
     slave.reset(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
     winsize ws{};
@@ -207,44 +182,22 @@ Status ExecSession::Spawn(const ExecRequest& r) {
   // Everything the child needs is prepared here: it runs after vfork(),
   // sharing our memory, so it may only make system calls (a full fork of
   // the agent costs milliseconds of page-table copying on an emulated CPU).
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e)
-    env_strings.emplace_back(*e);
-  auto set_env = [&env_strings](const std::string& kv) {
-    std::string key = kv.substr(0, kv.find('=') + 1);
-    for (std::string& e : env_strings) {
-      if (e.compare(0, key.size(), key) == 0) {
-        e = kv;
-        return;
-      }
-    }
-    env_strings.push_back(kv);
-  };
-  if (user) {
-    set_env("HOME=" + user->home);
-    set_env("USER=" + user->name);
-    set_env("LOGNAME=" + user->name);
-  }
-  for (const std::string& kv : r.env)
-    set_env(kv);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
+  std::vector<std::string> settings;
+  if (user) settings = {"HOME=" + user->home, "USER=" + user->name, "LOGNAME=" + user->name};
+  settings.insert(settings.end(), r.env.begin(), r.env.end());
+  std::vector<std::string> env_strings = EnvironmentWith(settings);
+  std::vector<char*> envp = NullTerminated(env_strings);
   std::string path_list = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const std::string& e : env_strings) {
     if (e.rfind("PATH=", 0) == 0) path_list = e.substr(5);
   }
-  std::string program = ResolveProgram(r.argv[0], path_list);
+  std::string program = FindProgram(r.argv[0], path_list);
   if (program.empty()) {
     command_not_found_ = true;
     return Status::ErrorWithErrno(Quote(r.argv[0]) + ": command not found", ENOENT);
   }
   std::vector<std::string> argv_copy = r.argv;
-  std::vector<char*> argv;
-  for (std::string& a : argv_copy)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = NullTerminated(argv_copy);
   ChildPlan plan;
   plan.program = program.c_str();
   plan.argv = argv.data();

@@ -44,10 +44,7 @@ int CpMain(int argc, char** argv) {
   Status ready = client.Prepare();
   if (!ready.ok()) return Fail("cp: " + ready.message());
 
-  AgentTarget target;
-  target.vm_name = operands->vm;
-  target.runtime_root = RuntimeRoot(runtime_dir);
-  target.vsock = vsock;
+  AgentTarget target{operands->vm, RuntimeRoot(runtime_dir), vsock};
   auto conn = ConnectAgent(target);
   if (!conn.ok()) {
     // The message names the channel: the VM's supervisor, or the vsock address.

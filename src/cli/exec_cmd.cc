@@ -55,10 +55,7 @@ int ExecMain(int argc, char** argv) {
       return Fail("exec: -e " + Quote(kv) + ": expected K=V");
     }
   }
-  AgentTarget target;
-  target.vm_name = positional.empty() ? "" : positional[0];
-  target.runtime_root = RuntimeRoot(runtime_dir);
-  target.vsock = vsock;
+  AgentTarget target{positional.empty() ? "" : positional[0], RuntimeRoot(runtime_dir), vsock};
   ExecRequest req;
   req.argv = command;
   req.env = env;

@@ -25,10 +25,7 @@ int ShellMain(int argc, char** argv) {
   std::vector<std::string> positional;
   int rc = ParseCommandLine(&flags, argc, argv, vsock.empty() ? 1 : 0, 1, &positional);
   if (rc >= 0) return rc;
-  AgentTarget target;
-  target.vm_name = positional.empty() ? "" : positional[0];
-  target.runtime_root = RuntimeRoot(runtime_dir);
-  target.vsock = vsock;
+  AgentTarget target{positional.empty() ? "" : positional[0], RuntimeRoot(runtime_dir), vsock};
   ExecRequest req;
   req.argv = {shell, "-l"};
   req.user = user;

@@ -49,10 +49,7 @@ int WaitMain(int argc, char** argv) {
   std::vector<std::string> positional;
   int rc = ParseCommandLine(&flags, argc, argv, vsock.empty() ? 1 : 0, 1, &positional);
   if (rc >= 0) return rc;
-  AgentTarget target;
-  target.vm_name = positional.empty() ? "" : positional[0];
-  target.runtime_root = RuntimeRoot(runtime_dir);
-  target.vsock = vsock;
+  AgentTarget target{positional.empty() ? "" : positional[0], RuntimeRoot(runtime_dir), vsock};
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
   Status last;

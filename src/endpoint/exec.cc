@@ -13,10 +13,10 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "base/program.h"
 #include "base/strings.h"
 #include "tty/terminal.h"
 
-extern char** environ;
 
 namespace vmcat {
 
@@ -41,14 +41,11 @@ class SpawnSetup {
   posix_spawn_file_actions_t actions_;
 };
 
-// Resolves a program name against a PATH-like list, as execvp would.
+// Resolves a program name against a PATH-like list, as execvp would; the
+// name itself when nothing is found (posix_spawnp then reports why).
 std::string SearchPath(const std::string& program, const std::string& path_list) {
-  if (program.find('/') != std::string::npos) return program;
-  for (const std::string& dir : Split(path_list, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return program;
+  std::string found = FindProgram(program, path_list);
+  return found.empty() ? program : found;
 }
 
 }  // namespace
@@ -127,21 +124,6 @@ void SetSpawnAttributes(const AddressOptions& o, SpawnSetup* setup) {
   posix_spawnattr_setsigmask(setup->attr(), &none);
 }
 
-// Our environment with `extra` ("NAME=value") added, replacing same names.
-std::vector<std::string> MergeEnvironment(const std::vector<std::string>& extra) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    std::string_view key = kv.substr(0, kv.find('=') + 1);
-    bool replaced = false;
-    for (const std::string& x : extra)
-      replaced = replaced || std::string_view(x).substr(0, key.size()) == key;
-    if (!replaced) env.emplace_back(kv);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
-}
-
 // execvp's PATH search, remembered: a fork server starts the same program
 // for every connection, and each miss in the search is a failed execve in the
 // child. Only found paths are remembered, and only while PATH is unchanged;
@@ -170,21 +152,15 @@ class ProgramPathCache {
 };
 
 Result<pid_t> Spawn(Command& c, SpawnSetup* setup, const std::vector<std::string>& extra_env) {
-  std::vector<char*> argv;
-  for (std::string& w : c.words)
-    argv.push_back(w.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = NullTerminated(c.words);
   // As socat does, the program learns who started it (SOCAT_PID, SOCAT_PPID)
   // and, for an accepted connection, its addresses (in `extra_env`).
   std::vector<std::string> extra = extra_env;
   std::string pid_text = std::to_string(getpid());
   extra.push_back("SOCAT_PID=" + pid_text);
   extra.push_back("SOCAT_PPID=" + pid_text);
-  std::vector<std::string> env_strings = MergeEnvironment(extra);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
+  std::vector<std::string> env_strings = EnvironmentWith(extra);
+  std::vector<char*> envp = NullTerminated(env_strings);
   static ProgramPathCache cache;
   std::string program = cache.Resolve(c.program);
   pid_t pid = -1;
@@ -230,13 +206,10 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
   std::string slave_path;
 
   if (o.pty) {
-    UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!master.valid()) return Status::Errno("posix_openpt", errno);
-    if (grantpt(master.get()) < 0) return Status::Errno("grantpt", errno);
-    if (unlockpt(master.get()) < 0) return Status::Errno("unlockpt", errno);
-    char path[128];
-    if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
-    slave_path = path;
+    VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
+    UniqueFd master = std::move(pty.fd);
+    slave_path = pty.slave_path;
+    const char* path = slave_path.c_str();
     UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
     if (o.termios.Any()) {

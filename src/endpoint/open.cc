@@ -182,13 +182,9 @@ Result<std::unique_ptr<Endpoint>> OpenPipe(const SingleAddress& a, const std::st
 }
 
 Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::string& name) {
-  UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master.valid()) return Status::Errno("posix_openpt", errno);
-  if (grantpt(master.get()) < 0 || unlockpt(master.get()) < 0) {
-    return Status::Errno("unlockpt", errno);
-  }
-  char path[128];
-  if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
+  VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
+  UniqueFd master = std::move(pty.fd);
+  const char* path = pty.slave_path.c_str();
   const AddressOptions& o = a.options;
   if (o.termios.Any()) {
     UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));

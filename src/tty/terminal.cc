@@ -184,6 +184,16 @@ Awaits ProcessAwaitsTerminal(pid_t pid, dev_t tty) {
 
 }  // namespace
 
+Result<PtyMaster> OpenPtyMaster() {
+  UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master.valid()) return Status::Errno("posix_openpt", errno);
+  if (grantpt(master.get()) < 0) return Status::Errno("grantpt", errno);
+  if (unlockpt(master.get()) < 0) return Status::Errno("unlockpt", errno);
+  char path[128];
+  if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
+  return PtyMaster{std::move(master), path};
+}
+
 struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSettings& s) {
   struct termios t = base;
   if (s.sane) {

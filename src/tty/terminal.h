@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "address/options.h"
 #include "base/fd.h"
@@ -19,6 +20,14 @@ namespace vmcat {
 /// Pure: returns `base` changed as the options ask (sane, raw, rawer, then
 /// the individual flags in a fixed order).
 struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSettings& s);
+
+/// A new pseudo-terminal: its master (close-on-exec, not our controlling
+/// terminal), granted and unlocked, and the path of its slave.
+struct PtyMaster {
+  UniqueFd fd;
+  std::string slave_path;
+};
+Result<PtyMaster> OpenPtyMaster();
 
 /// Saves a terminal's settings, applies new ones, and restores the saved
 /// settings when destroyed. Holds its own duplicate of the descriptor, so the
