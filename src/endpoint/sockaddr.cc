@@ -80,28 +80,23 @@ namespace {
 // system calls) on every connection a fork server makes. Anything else
 // (names, scoped IPv6, service names, a family mismatch) goes to getaddrinfo,
 // which also produces the error messages.
-std::optional<SocketAddress> NumericInetAddress(const std::string& host, const std::string& port,
+std::optional<SocketAddress> NumericInetAddress(const std::string& host, uint16_t port,
                                                 IpFamily family) {
-  std::optional<uint64_t> number = ParseUnsigned(port);
-  if (!number || *number > 65535 || host.empty()) return std::nullopt;
+  if (host.empty()) return std::nullopt;
   SocketAddress a;
-  if (family != IpFamily::kIpv6) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
-    if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) == 1) {
-      sin->sin_family = AF_INET;
-      sin->sin_port = htons(static_cast<uint16_t>(*number));
-      a.length = sizeof(sockaddr_in);
-      return a;
-    }
+  auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  if (family != IpFamily::kIpv6 && inet_pton(AF_INET, host.c_str(), &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    a.length = sizeof(sockaddr_in);
+    return a;
   }
-  if (family != IpFamily::kIpv4) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-    if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) {
-      sin6->sin6_family = AF_INET6;
-      sin6->sin6_port = htons(static_cast<uint16_t>(*number));
-      a.length = sizeof(sockaddr_in6);
-      return a;
-    }
+  if (family != IpFamily::kIpv4 && inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    a.length = sizeof(sockaddr_in6);
+    return a;
   }
   return std::nullopt;
 }
@@ -115,10 +110,12 @@ Result<std::vector<SocketAddress>> ResolveInet(std::string_view host, std::strin
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   std::string p(port);
   if (p.empty()) return Status::Error("empty port");
-  if (auto number = ParseUnsigned(p); number && *number > 65535) {
-    return Status::Error("port " + p + " out of range (0-65535)");
+  std::optional<uint64_t> number = ParseUnsigned(p);
+  if (number && *number > 65535) return Status::Error("port " + p + " out of range (0-65535)");
+  if (number) {
+    auto literal = NumericInetAddress(h, static_cast<uint16_t>(*number), family);
+    if (literal) return std::vector<SocketAddress>{*literal};
   }
-  if (auto literal = NumericInetAddress(h, p, family)) return std::vector<SocketAddress>{*literal};
   addrinfo hints{};
   hints.ai_family = family == IpFamily::kIpv4   ? AF_INET
                     : family == IpFamily::kIpv6 ? AF_INET6
