@@ -193,6 +193,19 @@ def children_of(pid):
     return out
 
 
+def process_gone(pid):
+    """True once `pid` has exited (reaped, or a zombie waiting to be).
+
+    Reads /proc/PID/stat once: checking that it exists and then reading it
+    races with the reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat[stat.rfind(")") + 2:].split()[0] in ("Z", "X")
+
+
 def assert_clean_exit_text(stderr):
     """No sanitizer report or crash trace in a vmcat's stderr."""
     for marker in ("Sanitizer", "runtime error:", "Segmentation fault", "core dumped",

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from conftest import (assert_clean_exit_text, children_of, free_port, wait_for,
-                      wait_tcp_listening)
+from conftest import (assert_clean_exit_text, children_of, free_port, process_gone,
+                      wait_for, wait_tcp_listening)
 
 SEED_TERMINAL = "-,icanon=0,echo=0,isig=0,escape=0x0f"
 SEED_EXEC = "EXEC:bash,pty,stderr,setsid,sigint,sane,ctty,echo=0"
@@ -313,8 +313,7 @@ def test_exec_bash_pty_remote_shell(vmcat, spawn, tmp):
         sleeper = wait_for(lambda: [p for p, _ in children_of(pid)], 10,
                            what="sleep 100 to start")[0]
         c.send(b"\x03")
-        wait_for(lambda: not os.path.exists(f"/proc/{sleeper}") or
-                 proc_stat(sleeper)["state"] == "Z", 5, what="sleep to be interrupted")
+        wait_for(lambda: process_gone(sleeper), 5, what="sleep to be interrupted")
         c.send(b"echo ALIVE-$((3+4))\n")
         c.read_until(rb"ALIVE-7")
         assert proc_stat(pid)["state"] != "Z"
@@ -343,10 +342,6 @@ def bash_server(vmcat, spawn, tmp, address=SEED_EXEC):
     relay = spawn([vmcat, "relay", f"TCP4-LISTEN:{port},reuseaddr,fork", address], env=env)
     wait_tcp_listening(port, proc=relay.p)
     return relay, port
-
-
-def gone(pid):
-    return not os.path.exists(f"/proc/{pid}") or proc_stat(pid)["state"] == "Z"
 
 
 def test_exec_bash_pty_input_and_eof_before_bash_starts(vmcat, spawn, tmp):
@@ -379,12 +374,12 @@ def test_exec_bash_pty_eof_while_a_command_runs(vmcat, spawn, tmp):
         sleeper = wait_for(lambda: [p for p, _ in children_of(pid)], 10,
                            what="sleep to start")[0]
         c.sock.shutdown(socket.SHUT_WR)
-        assert not gone(sleeper)
+        assert not process_gone(sleeper)
         c.read_until(rb"DONE-6")
         c.read_to_eof()
     finally:
         c.close()
-    wait_for(lambda: gone(pid), 5, what="bash to end")
+    wait_for(lambda: process_gone(pid), 5, what="bash to end")
 
 
 def reset(sock):
@@ -408,7 +403,7 @@ def test_exec_bash_pty_client_reset_mid_command_leaves_no_process(vmcat, spawn, 
     c.send(b"sleep 100\n")
     sleeper = wait_for(lambda: [p for p, _ in children_of(pid)], 10, what="sleep to start")[0]
     reset(c.sock)
-    wait_for(lambda: gone(pid) and gone(sleeper), 5, what="bash and its command to end")
+    wait_for(lambda: process_gone(pid) and process_gone(sleeper), 5, what="bash and its command to end")
     wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
     assert relay.p.poll() is None, "the fork server keeps serving"
 
@@ -419,7 +414,7 @@ def test_exec_bash_pty_client_closes_mid_session_leaves_no_process(vmcat, spawn,
     c.send(b"echo PID-$$-$((1+1))\n")
     pid = int(c.read_until(rb"PID-(\d+)-2").group(1))
     c.close()  # no exit, no EOF of its own: the connection just goes
-    wait_for(lambda: gone(pid), 5, what="bash to end")
+    wait_for(lambda: process_gone(pid), 5, what="bash to end")
     wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
 
 
@@ -436,7 +431,7 @@ def test_exec_bash_pty_killed_client_leaves_no_process(vmcat, spawn, tmp):
     pid = int(re.search(rb"PID-(\d+)-2", out).group(1))
     client.p.kill()
     client.p.wait(5)
-    wait_for(lambda: gone(pid), 5, what="bash to end")
+    wait_for(lambda: process_gone(pid), 5, what="bash to end")
     wait_for(lambda: children_of(relay.p.pid) == [], 5, what="bash to be reaped")
 
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, process_gone, wait_for
 from vmlib import Tmux, VmRunner, build_image
 
 pytestmark = pytest.mark.vm
@@ -277,9 +277,7 @@ def test_killed_supervisor_leaves_no_running_ghost(vms):
     st = vms.state("ghost")
     os.kill(st["supervisor_pid"], signal.SIGKILL)
     # QEMU goes with its supervisor (it must not run unmanaged).
-    wait_for(lambda: not os.path.exists(f"/proc/{st['qemu_pid']}") or
-             open(f"/proc/{st['qemu_pid']}/stat").read().split()[2] == "Z", 20,
-             what="QEMU to exit after its supervisor")
+    wait_for(lambda: process_gone(st["qemu_pid"]), 20, what="QEMU to exit after its supervisor")
     vm = vms.ls_json()["ghost"]
     assert vm["state"] == "crashed"
     assert "supervisor" in vm["reason"]
