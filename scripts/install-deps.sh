@@ -9,7 +9,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev pkg-config
   # tests and demo: real peers, a real terminal, a real hypervisor
-  python3 python3-pytest socat tmux tshark netcat-openbsd procps psmisc
+  python3 python3-pytest python3-pytest-timeout socat tmux tshark netcat-openbsd procps psmisc
   qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd kmod
   # benchmarks
   hyperfine

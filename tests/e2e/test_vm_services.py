@@ -3,6 +3,7 @@ snapshot/stop with real QEMU 7.2 guests under TCG (the tiny test image)."""
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -229,19 +230,49 @@ def test_fwd_add_live_reaches_guest_listener(vms, svc):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5)
 
 
+class EventReader:
+    """Reads the JSON lines of a `vmcat events` process, with timeouts."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.buf = b""
+
+    def next(self, timeout):
+        """The next event's name, or None after `timeout` s without one."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            assert chunk, f"vmcat events ended: {self.buf!r}"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)["event"]
+
+
 def test_pause_resume_events_and_ls(vms, svc):
-    events = subprocess.Popen([vms.vmcat, "events", "svc"], env=vms.env, stdout=subprocess.PIPE,
-                              text=True)
+    events = subprocess.Popen([vms.vmcat, "events", "svc"], env=vms.env, stdout=subprocess.PIPE)
+    reader = EventReader(events)
     try:
-        time.sleep(0.3)  # let the subscription start before the events happen
-        assert vms.run("pause", "svc").returncode == 0
-        vms.wait_state("svc", "paused")
+        # The subscription starts a moment after the process does: pause until
+        # a STOP shows it is live (a pause before it could be missed).
+        for attempt in itertools.count():
+            assert attempt < 20, "no STOP event after 20 pauses"
+            assert vms.run("pause", "svc").returncode == 0
+            vms.wait_state("svc", "paused")
+            if reader.next(2) == "STOP":
+                break
+            assert vms.run("resume", "svc").returncode == 0
+            vms.wait_state("svc", "running")
+            while reader.next(0.5) is not None:
+                pass
         assert vms.ls_json()["svc"]["state"] == "paused"
         assert vms.run("monitor", "svc", "info", "status").stdout == "VM status: paused\n"
         assert vms.run("resume", "svc").returncode == 0
         vms.wait_state("svc", "running")
-        names = [json.loads(events.stdout.readline())["event"] for _ in range(2)]
-        assert names == ["STOP", "RESUME"]
+        assert reader.next(10) == "RESUME"
+        assert reader.next(0.5) is None  # one event per change, no more
     finally:
         events.kill()
         events.wait()
