@@ -150,6 +150,8 @@ TEST(AddressTest, OptionValues) {
   EXPECT_TRUE(t.first.options.nodelay);
   EXPECT_EQ(*t.first.options.bind, "127.0.0.1:5555");
   EXPECT_EQ(t.first.options.keepalive, true);
+  EXPECT_TRUE(MustParse("-,crnl").first.options.crnl);
+  EXPECT_TRUE(MustParse("-,crlf").first.options.crnl);  // socat's other spelling
 }
 
 TEST(AddressTest, HybridVsockByPath) {

@@ -84,6 +84,7 @@ struct OptionInfo {
 constexpr OptionInfo kOptions[] = {
     {"escape", "", Id::kEscape, kGroupApp},
     {"crnl", "", Id::kCrnl, kGroupApp},
+    {"crlf", "", Id::kCrnl, kGroupApp},  // socat 1.7.4 also accepts this spelling
     {"cr", "", Id::kCr, kGroupApp},
     {"ignoreeof", "", Id::kIgnoreeof, kGroupApp},
     {"fork", "", Id::kFork, kGroupListen | kGroupFork},

@@ -70,7 +70,8 @@ Result<RelayArgs> ParseRelayArgs(const std::vector<std::string>& args) {
   RelayArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    bool is_flag = a.size() >= 2 && a[0] == '-' && a[1] != ',' && out.addresses.empty();
+    bool is_flag = a.size() >= 2 && a[0] == '-' && a[1] != ',' && a[1] != '!' && a[1] != ':' &&
+                   out.addresses.empty();
     if (!is_flag) {
       out.addresses.push_back(a);
       continue;

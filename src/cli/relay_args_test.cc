@@ -48,6 +48,15 @@ TEST(RelayArgsTest, Flags) {
   EXPECT_TRUE(r->options.pump.dump_hex);
 }
 
+TEST(RelayArgsTest, AddressesThatStartWithADash) {
+  // `-`, `-,raw`, `-!!-` and `-:...` are addresses, not flags (as in socat).
+  for (const char* first : {"-", "-,raw,echo=0", "-!!-", "-!!STDOUT"}) {
+    auto r = ParseRelayArgs({first, "SYSTEM:cat"});
+    ASSERT_TRUE(r.ok()) << first << ": " << r.status().message();
+    EXPECT_EQ(r->addresses, (std::vector<std::string>{first, "SYSTEM:cat"}));
+  }
+}
+
 TEST(RelayArgsTest, Errors) {
   EXPECT_EQ(ParseRelayArgs({"-q", "A", "B"}).status().message(),
             "unknown option \"-q\" (see vmcat relay -h)");

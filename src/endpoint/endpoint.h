@@ -54,6 +54,10 @@ class FlagsGuard {
   int crash_slot_ = -1;  // RestoreFlagsOnCrash
 };
 
+/// Which directions the relay will use on an address (-u / -U make one side
+/// read-only and the other write-only).
+enum class Access { kRead, kWrite, kBoth };
+
 /// A child process started for an EXEC/SYSTEM address. On destruction (the
 /// relay ended) a child that is still running is told to stop; reaping is
 /// left to the event loop.

@@ -56,7 +56,7 @@ Result<std::vector<std::string>> SplitCommandLine(std::string_view line) {
   bool in_word = false;
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
-    if (c == ' ' || c == '\t' || c == '\n') {
+    if (c == ' ') {  // only spaces, as socat: a tab or newline is part of a word
       if (in_word) words.push_back(std::move(word));
       word.clear();
       in_word = false;
@@ -194,7 +194,8 @@ Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(
 }
 
 Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name,
-                                            const std::vector<std::string>& extra_env) {
+                                            const std::vector<std::string>& extra_env,
+                                            Access access) {
   const AddressOptions& o = address.options;
   VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
   SpawnSetup setup;
@@ -238,10 +239,14 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     VMCAT_ASSIGN_OR_RETURN(Pipe from_child, MakePipe(0));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(to_child.write_end.get(), true));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(from_child.read_end.get(), true));
-    posix_spawn_file_actions_adddup2(setup.actions(), to_child.read_end.get(), 0);
-    posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 1);
-    if (o.stderr_to_peer) {
-      posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 2);
+    if (access != Access::kRead) {
+      posix_spawn_file_actions_adddup2(setup.actions(), to_child.read_end.get(), 0);
+    }
+    if (access != Access::kWrite) {
+      posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 1);
+      if (o.stderr_to_peer) {
+        posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 2);
+      }
     }
     child_in = std::move(to_child.read_end);
     child_out = std::move(from_child.write_end);
@@ -256,9 +261,13 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     ours_read.reset(sv[0]);
     child_in.reset(sv[1]);
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(sv[0], true));
-    posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 0);
-    posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 1);
-    if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 2);
+    // Only the directions the relay uses go through the socketpair; the
+    // program inherits our descriptor for the other one.
+    if (access != Access::kRead) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 0);
+    if (access != Access::kWrite) {
+      posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 1);
+      if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 2);
+    }
     kind_read = kind_write = FdKind::kStreamSocket;
   }
 

@@ -13,16 +13,22 @@
 
 namespace vmcat {
 
-/// Splits an EXEC command line into words as socat does: whitespace separates
-/// words, '...' and "..." group (quotes removed), backslash escapes.
+/// Splits an EXEC command line into words as socat does: spaces separate
+/// words (a tab or newline is part of one), '...' and "..." group (quotes
+/// removed, "" is an empty word), backslash escapes.
 Result<std::vector<std::string>> SplitCommandLine(std::string_view line);
 
 /// Starts the program of an EXEC or SYSTEM address with one fork+exec (no
 /// intermediate process) and returns the relay's end of its I/O. The returned
 /// endpoint owns the child; the caller must watch it with Loop::WatchChild.
 /// `extra_env` ("NAME=value") is added to the program's environment.
+/// `access` is what the relay does with the program: with kWrite (-u) the
+/// relay only feeds its stdin and its stdout stays ours (as socat's -u
+/// leaves it), with kRead (-U) the relay only reads its stdout and its stdin
+/// stays ours. A pty is always both ways.
 Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::string name,
-                                            const std::vector<std::string>& extra_env = {});
+                                            const std::vector<std::string>& extra_env = {},
+                                            Access access = Access::kBoth);
 
 /// Starts the program of an EXEC or SYSTEM address on an accepted stream
 /// connection itself, as inetd does: its stdin and stdout (and with `stderr`,

@@ -7,11 +7,33 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 namespace vmcat {
 namespace {
+
+using Words = std::vector<std::string>;
+
+TEST(SplitCommandLine, SpacesSeparateQuotesGroupBackslashEscapes) {
+  EXPECT_EQ(*SplitCommandLine("ls  -l /tmp"), (Words{"ls", "-l", "/tmp"}));
+  EXPECT_EQ(*SplitCommandLine("sh -c 'echo a  b'"), (Words{"sh", "-c", "echo a  b"}));
+  EXPECT_EQ(*SplitCommandLine("printf \"%s\" a\\ b"), (Words{"printf", "%s", "a b"}));
+  EXPECT_EQ(*SplitCommandLine("prog \"\" x"), (Words{"prog", "", "x"}));
+}
+
+TEST(SplitCommandLine, OnlySpacesSeparateAsInSocat) {
+  EXPECT_EQ(*SplitCommandLine("prog a\tb"), (Words{"prog", "a\tb"}));
+  EXPECT_EQ(*SplitCommandLine("prog a\nb"), (Words{"prog", "a\nb"}));
+}
+
+TEST(SplitCommandLine, MalformedLinesAreErrors) {
+  EXPECT_FALSE(SplitCommandLine("").ok());
+  EXPECT_FALSE(SplitCommandLine("   ").ok());
+  EXPECT_FALSE(SplitCommandLine("echo 'open").ok());
+  EXPECT_FALSE(SplitCommandLine("echo a\\").ok());
+}
 
 // A PATH of two scratch directories for the length of a test.
 class ExecPathTest : public testing::Test {

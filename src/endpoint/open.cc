@@ -45,9 +45,12 @@ Result<std::unique_ptr<Endpoint>> OpenStdio(const SingleAddress& a, const std::s
       break;
     case AddressType::kFd: {
       int fd = static_cast<int>(*ParseUnsigned(a.params[0]));
-      if (fcntl(fd, F_GETFD) < 0) return Status::Errno("fd " + a.params[0], errno);
-      rfd = access == Access::kWrite ? -1 : fd;
-      wfd = access == Access::kRead ? -1 : fd;
+      int fl = fcntl(fd, F_GETFL);
+      if (fl < 0) return Status::Errno("fd " + a.params[0], errno);
+      // Only the directions the descriptor is open for (`vmcat relay 0 1`):
+      // a missing one reads as an immediate EOF, or fails on the first write.
+      rfd = access == Access::kWrite || (fl & O_ACCMODE) == O_WRONLY ? -1 : fd;
+      wfd = access == Access::kRead || (fl & O_ACCMODE) == O_RDONLY ? -1 : fd;
       break;
     }
     default:
@@ -82,6 +85,13 @@ int OpenFlags(const SingleAddress& a, Access access) {
   int flags = O_CLOEXEC | O_NOCTTY;
   if (a.type() == AddressType::kCreate) {
     flags |= O_CREAT | O_WRONLY | (o.append ? O_APPEND : O_TRUNC);
+  } else if (a.type() == AddressType::kGopen) {
+    // socat's GOPEN (and a bare path): appends, and creates what is missing.
+    flags |= O_CREAT | O_APPEND | (access == Access::kRead    ? O_RDONLY
+                                   : access == Access::kWrite ? O_WRONLY
+                                                              : O_RDWR);
+    if (o.rdonly) flags = (flags & ~O_ACCMODE) | O_RDONLY;
+    if (o.wronly) flags = (flags & ~O_ACCMODE) | O_WRONLY;
   } else if (o.rdonly || access == Access::kRead) {
     flags |= O_RDONLY;
   } else if (o.wronly || access == Access::kWrite) {
@@ -250,7 +260,7 @@ Result<std::unique_ptr<Endpoint>> OpenNow(const SingleAddress& a, const std::str
       return OpenPty(a, name);
     case AddressType::kExec:
     case AddressType::kSystem:
-      return SpawnExec(a, name, program_env);
+      return SpawnExec(a, name, program_env, access);
     case AddressType::kUnixConnect:
     case AddressType::kUnixClient:
       return ConnectUnixNow(a.params[0], false, a.type() == AddressType::kUnixClient, name,

@@ -16,10 +16,6 @@
 
 namespace vmcat {
 
-/// Which directions the relay will use on an address (-u / -U make one side
-/// read-only and the other write-only).
-enum class Access { kRead, kWrite, kBoth };
-
 class OpenOperation {
  public:
   using Done = std::function<void(Result<std::unique_ptr<Endpoint>>)>;

@@ -26,9 +26,9 @@ std::string Dumper::Format(std::string_view data, const timespec& when) {
   localtime_r(&when.tv_sec, &tm);
   char header[128];
   std::snprintf(header, sizeof header,
-                "%c %04d/%02d/%02d %02d:%02d:%02d.%06ld  length=%zu from=%llu to=%llu\n",
+                "%c %04d/%02d/%02d %02d:%02d:%02d.%09ld  length=%zu from=%llu to=%llu\n",
                 direction_, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, when.tv_nsec / 1000, data.size(),
+                tm.tm_sec, static_cast<long>(when.tv_nsec), data.size(),
                 static_cast<unsigned long long>(offset_),
                 static_cast<unsigned long long>(offset_ + data.size() - 1));
   offset_ += data.size();

@@ -406,14 +406,35 @@ void Pump::RetryClose() {
 
 void Pump::Fail(const std::string& what, int err) {
   bool writing = what == "write";
-  if (writing && sink_program_exited_ && (err == EPIPE || err == ECONNRESET || err == EIO)) {
-    // The program on the other side is gone; what it did not read is lost to
-    // it, not to us. End this direction like an EOF.
-    LogNotice(sink_->name() + ": program exited before reading all its input");
+  bool closed_by_peer = err == EPIPE || err == ECONNRESET || err == EIO;
+  if (writing && closed_by_peer && (sink_program_exited_ || !sink_->children().empty())) {
+    // An EXEC/SYSTEM program closed its input (or exited) without reading
+    // all of it, as `head` does: what it did not read is its choice, not a
+    // failure of the relay. End this direction like an EOF; the program's
+    // output is still relayed. Often the exit is not reported yet.
+    LogNotice(sink_->name() + ": the program " +
+              (sink_program_exited_ ? "exited" : "closed its input") +
+              " before reading all of it");
     pending_.clear();
     pending_offset_ = 0;
     eof_ = true;
     Finish();
+    return;
+  }
+  if (!writing && err == EBADF) {
+    // A descriptor open for writing only (FD:1 as a source, a CREATE file,
+    // a pipe's write end): there is nothing to read from it.
+    LogInfo(source_->name() + ": not open for reading: nothing to relay from it");
+    HandleEof();
+    owner_->OnPumpYield(this);
+    return;
+  }
+  if (!writing && err == ECONNRESET && !source_->children().empty()) {
+    // The program's socketpair end was closed with input left unread in it:
+    // everything the program wrote has been read before this error, so it
+    // is the program's EOF.
+    HandleEof();
+    owner_->OnPumpYield(this);
     return;
   }
   state_ = State::kFailed;

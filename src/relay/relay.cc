@@ -1,9 +1,11 @@
 #include "relay/relay.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/log.h"
 
@@ -20,6 +22,10 @@ constexpr double kDatagramHalfCloseWait = 0.5;
 // that moment; this bounds how long a sink that does not take it may delay
 // the end.
 constexpr double kEscapeDrainLimit = 1.0;
+
+// When both directions have ended but a program still runs: how long to wait
+// for its exit status before stopping it (socat's default -t).
+constexpr double kProgramExitWait = 0.5;
 
 std::chrono::nanoseconds Seconds(double s) {
   return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
@@ -137,6 +143,10 @@ void Relay::WatchChildren(int index) {
       if (!token || !*token) return;  // relay gone; the loop reaped the child
       Relay* self = *token;
       child->MarkExited(status);
+      if (self->awaiting_programs_) {
+        if (!self->ProgramRunning()) self->End(Status::Ok());
+        return;
+      }
       // Pump [index] reads from endpoint `index`; the other one writes to it.
       Pump* reader = self->pumps_[index].get();
       Pump* writer = self->pumps_[1 - index].get();
@@ -183,6 +193,7 @@ void Relay::EndIfSinkGone() {
     socklen_t len = sizeof err;
     getsockopt(p->out()->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     LogInfo(p->sink()->name() + ": the peer closed the connection: ending the relay");
+    if (err == 0 && AwaitPrograms(!pumps_[0] || !pumps_[1])) return;  // its exit status
     End(err != 0 ? Status::Errno("connection", err).Prefix(p->sink()->name()) : Status::Ok());
   }
 }
@@ -191,7 +202,10 @@ void Relay::OnPumpFinished(Pump* pump) {
   LogInfo(std::string("direction ") + (pump->direction() == '>' ? "1->2" : "2->1") +
           " ended after " + std::to_string(pump->bytes()) + " bytes");
   Pump* other = pump == pumps_[0].get() ? pumps_[1].get() : pumps_[0].get();
-  if (other == nullptr || !other->active()) return End(Status::Ok());
+  if (other == nullptr || !other->active()) {
+    if (!pump->escaped() && AwaitPrograms(other == nullptr)) return;
+    return End(Status::Ok());
+  }
   if (pump->escaped()) {
     // The user asked to leave: deliver what is already on its way (an
     // answer that arrived with the keystroke), but never wait for more.
@@ -230,6 +244,56 @@ void Relay::OnPumpFinished(Pump* pump) {
       (*token)->End(Status::Ok());
     });
   }
+}
+
+bool Relay::ProgramRunning() const {
+  for (const auto& e : endpoints_) {
+    for (ChildProcess* child : e->children()) {
+      if (!child->exited()) return true;
+    }
+  }
+  return false;
+}
+
+bool Relay::AwaitPrograms(bool unidirectional) {
+  if (!ProgramRunning()) return false;
+  if (awaiting_programs_) return true;
+  awaiting_programs_ = true;
+  std::optional<double> wait = options_.half_close_timeout;
+  if (!wait && !unidirectional) wait = kProgramExitWait;
+  if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
+  half_close_timer_ = 0;
+  LogInfo("waiting for the program to exit");
+  if (wait) {
+    std::weak_ptr<Relay*> alive = alive_;
+    half_close_timer_ = loop_->AddTimer(Seconds(*wait), [alive] {
+      auto token = alive.lock();
+      if (!token || !*token) return;
+      (*token)->half_close_timer_ = 0;
+      LogInfo("the program is still running after the data ended: stopping it");
+      (*token)->End(Status::Ok());
+    });
+  }
+  return true;
+}
+
+Status Relay::ProgramFailure() const {
+  for (const auto& e : endpoints_) {
+    for (ChildProcess* child : e->children()) {
+      if (!child->exited()) continue;
+      int st = child->wait_status();
+      if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+        return Status::Error(e->name() + ": the program exited with status " +
+                             std::to_string(WEXITSTATUS(st)));
+      }
+      if (WIFSIGNALED(st)) {
+        return Status::Error(e->name() + ": the program was killed by signal " +
+                             std::to_string(WTERMSIG(st)) + " (" + strsignal(WTERMSIG(st)) +
+                             ")");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 void Relay::OnPumpFailed(Pump* pump, Status status) {
@@ -302,6 +366,7 @@ void Relay::Stop(Status status) {
 void Relay::End(Status status) {
   if (ended_) return;
   ended_ = true;
+  if (status.ok()) status = ProgramFailure();
   for (int fd : registered_)
     loop_->Remove(fd);
   registered_.clear();

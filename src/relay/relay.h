@@ -74,6 +74,15 @@ class Relay : public IoHandler, public PumpOwner {
   int IndexOf(const Pump* pump) const { return pump == pumps_[0].get() ? 0 : 1; }
   /// Ends the relay when a pump can only write to a peer that is gone.
   void EndIfSinkGone();
+  /// Every direction has ended. If an EXEC/SYSTEM program still runs (with
+  /// -u it may still be working on its input and writing to our stdout),
+  /// waits for it and returns true: the relay ends when the last one exits,
+  /// or after -t (when both directions were relayed, 0.5 s by default: the
+  /// program closed its output, only its exit status is left to learn).
+  bool AwaitPrograms(bool unidirectional);
+  bool ProgramRunning() const;
+  /// An error naming the program that exited unsuccessfully, if one did.
+  Status ProgramFailure() const;
 
   Loop* loop_;
   RelayOptions options_;
@@ -84,6 +93,7 @@ class Relay : public IoHandler, public PumpOwner {
   std::vector<int> registered_;
   std::unique_ptr<Pump> pumps_[2];  // [0]: 1 -> 2, [1]: 2 -> 1
   bool ended_ = false;
+  bool awaiting_programs_ = false;
   Loop::TimerId half_close_timer_ = 0;
   Loop::TimerId idle_timer_ = 0;
   Loop::TimerId drain_timer_ = 0;

@@ -279,7 +279,7 @@ def test_dump_layout_matches_socat(vmcat, tmp, flags):
     ours = dump([vmcat, "relay", *flags, "-", "PIPE"], tmp)
     headers = re.findall(rb"[<>] [0-9/]+ [0-9:.]+  length=\d+ from=\d+ to=\d+(?=\n)", ours)
     assert len(headers) == 2, ours
-    assert all(re.fullmatch(rb"[<>] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6}  .*", h)
+    assert all(re.fullmatch(rb"[<>] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{9}  .*", h)
                for h in headers), headers
     assert headers[0].startswith(b"> ") and headers[1].startswith(b"< ")
     n = len(DUMP_INPUT)

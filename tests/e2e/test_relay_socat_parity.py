@@ -1,0 +1,140 @@
+"""Behaviour a socat user relies on, found by running the same command lines
+through socat 1.7.4 and vmcat: -u/-U with programs, programs that exit early
+or fail, GOPEN and plain paths, descriptors open one way, small spellings."""
+import os
+import stat
+import subprocess
+import tarfile
+
+from conftest import free_port, wait_tcp_listening
+
+
+def relay(vmcat, *args, input=b"", cwd=None, timeout=15):
+    return subprocess.run([vmcat, "relay", *args], input=input, capture_output=True,
+                          timeout=timeout, cwd=cwd)
+
+
+# ----------------------------------------------------------- -u / -U programs
+
+def test_u_program_reads_all_input_and_its_stdout_is_ours(vmcat, tmp):
+    # With -u the program only gets input from the relay; its stdout is the
+    # relay's own, and the relay waits for it instead of killing it at EOF.
+    r = relay(vmcat, "-u", "-", "SYSTEM:cat > got; sleep 0.3; echo back", input=b"abc\n",
+              cwd=tmp)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"back\n", b"")
+    assert (tmp / "got").read_bytes() == b"abc\n"
+
+
+def test_u_tar_over_tcp_extracts_everything(vmcat, spawn, tmp):
+    src = tmp / "src"
+    (src / "sub").mkdir(parents=True)
+    files = {"a.txt": b"alpha\n" * 1000, "sub/b.bin": os.urandom(300_000), "sub/empty": b""}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    dst = tmp / "dst"
+    dst.mkdir()
+    port = free_port()
+    server = spawn([vmcat, "relay", "-u", f"TCP4-LISTEN:{port},reuseaddr",
+                    f"SYSTEM:tar xf - -C {dst}"])
+    wait_tcp_listening(port, proc=server.p)
+    archive = tmp / "src.tar"
+    with tarfile.open(archive, "w") as t:
+        t.add(src, arcname="src")
+    r = relay(vmcat, "-u", f"OPEN:{archive}", f"TCP:127.0.0.1:{port}")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert server.p.wait(15) == 0
+    for name, data in files.items():
+        assert (dst / "src" / name).read_bytes() == data
+
+
+def test_U_program_reads_our_stdin_and_is_relayed_back(vmcat, tmp):
+    r = relay(vmcat, "-U", "-", "SYSTEM:cat > got; echo back", input=b"in\n", cwd=tmp)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"back\n", b"")
+    assert (tmp / "got").read_bytes() == b"in\n"
+
+
+# ------------------------------------------------- programs that end their way
+
+def test_failing_program_makes_the_relay_fail_and_says_so(vmcat):
+    r = relay(vmcat, "-", "EXEC:false")
+    assert r.returncode == 1
+    assert b'address 2 "EXEC:false": the program exited with status 1' in r.stderr
+    r = relay(vmcat, "-", "SYSTEM:echo partial; exit 3")
+    assert (r.returncode, r.stdout) == (1, b"partial\n")
+    assert b"the program exited with status 3" in r.stderr
+    r = relay(vmcat, "-", "SYSTEM:kill -KILL $$")
+    assert r.returncode == 1 and b"killed by signal 9" in r.stderr
+
+
+def test_program_that_ignores_its_input_still_delivers_its_output(vmcat):
+    # It exits with our input unread in its socket: that is its choice, not
+    # an error, and what it printed must arrive (it raced and got lost before).
+    for _ in range(20):
+        r = relay(vmcat, "-", "SYSTEM:echo hi", input=b"some input")
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"hi\n", b"")
+
+
+def test_program_that_stops_reading_early_like_head(vmcat):
+    r = relay(vmcat, "-", "EXEC:head -c 5", input=b"x" * 10_000_000)
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"xxxxx", b"")
+
+
+# ------------------------------------------------------------ files and FDs
+
+def test_gopen_appends_and_creates(vmcat, tmp):
+    (tmp / "log").write_bytes(b"old-long-line\n")
+    r = relay(vmcat, "-u", "-", f"GOPEN:{tmp}/log", input=b"new\n")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert (tmp / "log").read_bytes() == b"old-long-line\nnew\n"
+    r = relay(vmcat, "-u", "-", f"GOPEN:{tmp}/fresh", input=b"first\n")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert (tmp / "fresh").read_bytes() == b"first\n"
+    assert stat.S_IMODE((tmp / "fresh").stat().st_mode) == 0o666 & ~current_umask()
+
+
+def test_a_plain_path_is_gopen(vmcat, tmp):
+    for line in (b"one\n", b"two\n"):
+        r = relay(vmcat, "-u", "-", "./plain.log", input=line, cwd=tmp)
+        assert (r.returncode, r.stderr) == (0, b"")
+    assert (tmp / "plain.log").read_bytes() == b"one\ntwo\n"
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_descriptors_are_used_the_way_they_are_open(vmcat, tmp):
+    # `vmcat relay 0 1` with stdin and stdout pipes: fd 1 cannot be read and
+    # fd 0 cannot be written; the relay copies 0 to 1 and ends.
+    r = relay(vmcat, "0", "1", input=b"fd\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"fd\n", b"")
+    r = relay(vmcat, "1", "0", input=b"fd\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"fd\n", b"")
+
+
+def test_create_both_ways_writes_the_file(vmcat, tmp):
+    # CREATE is write-only: the direction out of it ends at once, the data
+    # into it is all written.
+    r = relay(vmcat, "-", f"CREATE:{tmp}/out", input=b"new\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")
+    assert (tmp / "out").read_bytes() == b"new\n"
+
+
+# ------------------------------------------------------------ small spellings
+
+def test_dual_address_starting_with_a_dash(vmcat):
+    r = relay(vmcat, "-!!-", "SYSTEM:tr a-z A-Z", input=b"dual\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"DUAL\n", b"")
+
+
+def test_crlf_is_crnl(vmcat):
+    for option in ("crnl", "crlf"):
+        r = relay(vmcat, "-u", "-", f"STDOUT,{option}", input=b"a\nb\n")
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"a\r\nb\r\n", b"")
+
+
+def test_exec_splits_words_on_spaces_only(vmcat):
+    r = relay(vmcat, "-", "EXEC:printf [%s] a\tb c")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"[a\tb][c]", b"")
