@@ -235,15 +235,20 @@ void Relay::OnPumpFinished(Pump* pump) {
     wait = kDatagramHalfCloseWait;
   }
   if (wait && half_close_timer_ == 0) {
-    std::weak_ptr<Relay*> alive = alive_;
-    half_close_timer_ = loop_->AddTimer(Seconds(*wait), [alive] {
-      auto token = alive.lock();
-      if (!token || !*token) return;
-      (*token)->half_close_timer_ = 0;
-      LogInfo("-t timeout after half-close: ending the relay");
-      (*token)->End(Status::Ok());
-    });
+    ArmHalfCloseTimer(*wait, "-t timeout after half-close: ending the relay");
   }
+}
+
+void Relay::ArmHalfCloseTimer(double seconds, const char* why) {
+  if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
+  std::weak_ptr<Relay*> alive = alive_;
+  half_close_timer_ = loop_->AddTimer(Seconds(seconds), [alive, why] {
+    auto token = alive.lock();
+    if (!token || !*token) return;
+    (*token)->half_close_timer_ = 0;
+    LogInfo(why);
+    (*token)->End(Status::Ok());
+  });
 }
 
 bool Relay::ProgramRunning() const {
@@ -264,16 +269,7 @@ bool Relay::AwaitPrograms(bool unidirectional) {
   if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
   half_close_timer_ = 0;
   LogInfo("waiting for the program to exit");
-  if (wait) {
-    std::weak_ptr<Relay*> alive = alive_;
-    half_close_timer_ = loop_->AddTimer(Seconds(*wait), [alive] {
-      auto token = alive.lock();
-      if (!token || !*token) return;
-      (*token)->half_close_timer_ = 0;
-      LogInfo("the program is still running after the data ended: stopping it");
-      (*token)->End(Status::Ok());
-    });
-  }
+  if (wait) ArmHalfCloseTimer(*wait, "the program still runs after the data ended: stopping it");
   return true;
 }
 

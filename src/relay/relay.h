@@ -81,6 +81,8 @@ class Relay : public IoHandler, public PumpOwner {
   /// program closed its output, only its exit status is left to learn).
   bool AwaitPrograms(bool unidirectional);
   bool ProgramRunning() const;
+  /// (Re)arms the timer that ends the relay after the data ended; logs `why`.
+  void ArmHalfCloseTimer(double seconds, const char* why);
   /// An error naming the program that exited unsuccessfully, if one did.
   Status ProgramFailure() const;
 
