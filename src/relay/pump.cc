@@ -57,6 +57,9 @@ Pump::Pump(PumpOwner* owner, char direction, Endpoint* source, const AddressOpti
     std::string first = std::move(source_->initial_data());
     source_->initial_data().clear();
     Deliver(first.data(), first.size());
+    // UDP-RECVFROM: that datagram is the one this session receives; the
+    // program (or peer) reads it, then the EOF.
+    if (source_->one_shot_read) HandleEof();
   }
 }
 

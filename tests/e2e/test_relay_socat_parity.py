@@ -2,11 +2,12 @@
 through socat 1.7.4 and vmcat: -u/-U with programs, programs that exit early
 or fail, GOPEN and plain paths, descriptors open one way, small spellings."""
 import os
+import socket
 import stat
 import subprocess
 import tarfile
 
-from conftest import free_port, wait_tcp_listening
+from conftest import free_port, wait_for, wait_tcp_listening
 
 
 def relay(vmcat, *args, input=b"", cwd=None, timeout=15):
@@ -138,3 +139,48 @@ def test_crlf_is_crnl(vmcat):
 def test_exec_splits_words_on_spaces_only(vmcat):
     r = relay(vmcat, "-", "EXEC:printf [%s] a\tb c")
     assert (r.returncode, r.stdout, r.stderr) == (0, b"[a\tb][c]", b"")
+
+
+# ------------------------------------------------------------- UDP-RECVFROM
+
+def udp_ask(port, msg, want, timeout=10):
+    """Sends `msg` from a fresh socket; returns the datagrams answered until
+    their concatenation ends with `want`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.settimeout(timeout)
+        c.sendto(msg, ("127.0.0.1", port))
+        got = b""
+        while not got.endswith(want):
+            got += c.recv(65536)
+        return got
+
+
+def test_udp_recvfrom_fork_is_one_datagram_per_session(vmcat, spawn):
+    # Each datagram gets its own program, which reads it and then its EOF.
+    port = free_port()
+    server = spawn([vmcat, "relay", f"UDP4-RECVFROM:{port},fork", "SYSTEM:cat; echo done"])
+    wait_for(lambda: udp_bound(port), 10, what="the UDP port to be bound")
+    assert udp_ask(port, b"q1\n", b"done\n") == b"q1\ndone\n"
+    assert udp_ask(port, b"q2\n", b"done\n") == b"q2\ndone\n"
+    assert server.p.poll() is None
+
+
+def test_udp_recvfrom_without_fork_takes_one_datagram(vmcat, spawn):
+    port = free_port()
+    server = spawn([vmcat, "relay", "-u", f"UDP4-RECVFROM:{port}", "STDOUT"],
+                   stdout=subprocess.PIPE)
+    wait_for(lambda: udp_bound(port), 10, what="the UDP port to be bound")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.sendto(b"first\n", ("127.0.0.1", port))
+        c.sendto(b"second\n", ("127.0.0.1", port))
+    assert server.p.wait(10) == 0
+    assert server.p.stdout.read() == b"first\n"
+
+
+def udp_bound(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
