@@ -141,6 +141,10 @@ class Endpoint {
   void add_flags_guard(FlagsGuard g);
   /// Path unlinked when the endpoint is destroyed (UNIX-LISTEN socket files).
   void set_unlink_on_close(std::string path) { unlink_path_ = std::move(path); }
+  /// PTY address: a descriptor of the pty's slave side, held (never read or
+  /// written) for as long as the endpoint lives so that the master never
+  /// reads the hang-up (EIO, POLLHUP) that follows the last close of a slave.
+  void hold_pty_slave(UniqueFd slave) { pty_slave_ = std::move(slave); }
   /// Bytes to deliver before anything read from the descriptor (the first
   /// datagram of UDP-LISTEN).
   std::string& initial_data() { return reader_ ? reader_->initial_data() : initial_data_; }
@@ -169,6 +173,7 @@ class Endpoint {
   /// CloseWrite on a terminal.
   Result<CloseWriteState> SendTerminalEof();
   std::string unlink_path_;
+  UniqueFd pty_slave_;  // hold_pty_slave
   std::string initial_data_;
   std::unique_ptr<Endpoint> reader_;  // set for dual addresses
   std::unique_ptr<Endpoint> writer_;

@@ -196,9 +196,21 @@ Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::str
   UniqueFd master = std::move(pty.fd);
   const char* path = pty.slave_path.c_str();
   const AddressOptions& o = a.options;
+  // The endpoint holds a slave descriptor of its own for its whole life, as
+  // socat's PTY (openpty keeps the slave open): once a slave has been opened
+  // and every slave descriptor closed again, the master reads EIO and polls
+  // POLLHUP, which the relay takes as the address's EOF. Applying terminal
+  // options opens the slave, so without this hold `PTY,raw` ended the relay
+  // at once, before anyone could use the link; and a user's `echo x > link`
+  // would end it on its close. So a PTY address never reaches EOF from its
+  // slave side: programs may open and close the slave any number of times,
+  // and the relay ends through the other address (its EOF, then -t or the
+  // 0.5 s socat waits by default), a
+  // signal, or an error. (An EXEC,pty program's pty is not affected: there
+  // the program exiting is the EOF.)
+  UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
   if (o.termios.Any()) {
-    UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
     struct termios t;
     if (tcgetattr(slave.get(), &t) == 0) {
       t = ApplyTermiosSettings(t, o.termios);
@@ -208,6 +220,7 @@ Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::str
   VMCAT_RETURN_IF_ERROR(ApplyOwnership(path, o));
   VMCAT_RETURN_IF_ERROR(SetNonBlocking(master.get(), true));
   auto e = std::make_unique<Endpoint>(name, std::move(master), FdKind::kTty);
+  e->hold_pty_slave(std::move(slave));
   if (o.link) {
     unlink(o.link->c_str());
     if (symlink(path, o.link->c_str()) < 0) return Status::Errno("symlink " + *o.link, errno);

@@ -231,7 +231,10 @@ void Relay::OnPumpFinished(Pump* pump) {
   // A datagram socket never reads an EOF, so waiting for the remaining
   // direction to end would never end (`echo msg | vmcat relay - UDP:h:p`
   // would hang): wait as socat does by default instead.
-  if (!wait && endpoints_[other_source]->read_kind() == FdKind::kDatagramSocket) {
+  // Nor does a PTY address: its slave may be opened and closed any number of
+  // times, so it never reads an EOF either.
+  if (!wait && (endpoints_[other_source]->read_kind() == FdKind::kDatagramSocket ||
+                ReadSide(*specs_[other_source]).type() == AddressType::kPty)) {
     wait = kDatagramHalfCloseWait;
   }
   if (wait && half_close_timer_ == 0) {
