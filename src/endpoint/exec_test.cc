@@ -1,5 +1,7 @@
 #include "endpoint/exec.h"
 
+#include "base/scratch_dir_for_tests.h"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,22 +41,16 @@ TEST(SplitCommandLine, MalformedLinesAreErrors) {
 class ExecPathTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vmcat-exec-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    first_ = root_ + "/first";
-    second_ = root_ + "/second";
+    ASSERT_FALSE(root_.path().empty());
+    first_ = root_ / "first";
+    second_ = root_ / "second";
     mkdir(first_.c_str(), 0755);
     mkdir(second_.c_str(), 0755);
     const char* old = getenv("PATH");
     old_path_ = old ? old : "";
     setenv("PATH", (first_ + ":" + second_ + ":" + old_path_).c_str(), 1);
   }
-  void TearDown() override {
-    setenv("PATH", old_path_.c_str(), 1);
-    std::string cmd = "rm -rf " + root_;
-    ASSERT_EQ(system(cmd.c_str()), 0);
-  }
+  void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
   void WriteScript(const std::string& dir, const std::string& exit_code) {
     std::string path = dir + "/vmcat-test-prog";
     FILE* f = fopen(path.c_str(), "w");
@@ -76,7 +72,8 @@ class ExecPathTest : public testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  std::string root_, first_, second_, old_path_;
+  ScratchDir root_{"exec-test"};
+  std::string first_, second_, old_path_;
 };
 
 TEST_F(ExecPathTest, FindsTheProgramAgainAfterItMoved) {

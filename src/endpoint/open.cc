@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "endpoint/exec.h"
+#include "endpoint/fifo.h"
 #include "endpoint/sockaddr.h"
 #include "tty/terminal.h"
 
@@ -106,25 +107,6 @@ int OpenFlags(const SingleAddress& a, Access access) {
   return flags;
 }
 
-Status ApplyOwnership(const std::string& path, const AddressOptions& o) {
-  if (o.mode && chmod(path.c_str(), *o.mode) < 0) return Status::Errno("chmod " + path, errno);
-  if (o.user || o.group) {
-    uid_t uid = static_cast<uid_t>(-1);
-    gid_t gid = static_cast<gid_t>(-1);
-    if (o.user) {
-      auto n = ParseUnsigned(*o.user);
-      if (!n) return Status::Error("user=" + *o.user + ": give a numeric uid");
-      uid = static_cast<uid_t>(*n);
-    }
-    if (o.group) {
-      auto n = ParseUnsigned(*o.group);
-      if (!n) return Status::Error("group=" + *o.group + ": give a numeric gid");
-      gid = static_cast<gid_t>(*n);
-    }
-    if (chown(path.c_str(), uid, gid) < 0) return Status::Errno("chown " + path, errno);
-  }
-  return Status::Ok();
-}
 
 Result<std::unique_ptr<Endpoint>> ConnectUnixNow(const std::string& path, bool abstract,
                                                  bool client, const std::string& name,
@@ -174,21 +156,18 @@ Result<std::unique_ptr<Endpoint>> OpenFile(const SingleAddress& a, const std::st
   return e;
 }
 
+bool IsNamedPipe(const SingleAddress& a) {
+  return a.type() == AddressType::kPipe && !a.params.empty();
+}
+
+// PIPE without a path. A named pipe (PIPE:<path>) may have to wait for a
+// reader: SingleOpen::AttemptFifo opens it with a FifoOpener (endpoint/fifo.h).
 Result<std::unique_ptr<Endpoint>> OpenPipe(const SingleAddress& a, const std::string& name) {
-  if (a.params.empty()) {
-    // An unnamed pipe: what is written comes back (socat's echo).
-    VMCAT_ASSIGN_OR_RETURN(Pipe p, MakePipe(O_NONBLOCK));
-    return std::make_unique<Endpoint>(name, std::move(p.read_end), FdKind::kPipe,
-                                      std::move(p.write_end), FdKind::kPipe);
-  }
-  const std::string& path = a.params[0];
-  if (a.options.unlink_early) unlink(path.c_str());
-  if (mkfifo(path.c_str(), a.options.mode.value_or(0666)) < 0 && errno != EEXIST) {
-    return Status::Errno("mkfifo " + Quote(path), errno);
-  }
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return Status::Errno("open " + Quote(path), errno);
-  return std::make_unique<Endpoint>(name, std::move(fd), FdKind::kPipe);
+  if (IsNamedPipe(a)) Fatal("OpenPipe: a named pipe opens through FifoOpener");
+  // An unnamed pipe: what is written comes back (socat's echo).
+  VMCAT_ASSIGN_OR_RETURN(Pipe p, MakePipe(O_NONBLOCK));
+  return std::make_unique<Endpoint>(name, std::move(p.read_end), FdKind::kPipe,
+                                    std::move(p.write_end), FdKind::kPipe);
 }
 
 Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::string& name) {
@@ -353,6 +332,7 @@ class SingleOpen : public OpenOperation, public IoHandler {
   }
 
   void Attempt() {
+    if (IsNamedPipe(address_)) return AttemptFifo();
     if (!OpensAsynchronously(address_.type())) {
       Result<std::unique_ptr<Endpoint>> r = OpenNow(address_, name_, access_, program_env_);
       if (!r.ok()) return Failed(r.status());
@@ -390,6 +370,22 @@ class SingleOpen : public OpenOperation, public IoHandler {
         Fatal("SingleOpen: unexpected type");
     }
     TryNextCandidate();
+  }
+
+  // PIPE:<path>. A writer waits for a reader as socat's blocking open(2)
+  // does, here with short non-blocking retries; not one of the retry= tries.
+  void AttemptFifo() {
+    if (!fifo_) fifo_ = std::make_unique<FifoOpener>(address_, name_, access_);
+    Result<std::unique_ptr<Endpoint>> r = fifo_->TryOpen();
+    if (!r.ok()) return Failed(r.status());
+    if (*r == nullptr) {
+      timer_ = loop_->AddTimer(fifo_->RetryDelay(), [this] {
+        timer_ = 0;
+        AttemptFifo();
+      });
+      return;
+    }
+    Finish(std::move(r));
   }
 
   // What connect-timeout interrupted, naming the target (with several
@@ -547,6 +543,7 @@ class SingleOpen : public OpenOperation, public IoHandler {
   UniqueFd socket_;
   int watching_ = -1;
   std::string reply_;
+  std::unique_ptr<FifoOpener> fifo_;  // PIPE:<path>
 };
 
 // "a!!b": opens the read side, then the write side, then combines them.
@@ -585,6 +582,26 @@ class DualOpen : public OpenOperation {
 };
 
 }  // namespace
+
+Status ApplyOwnership(const std::string& path, const AddressOptions& o) {
+  if (o.mode && chmod(path.c_str(), *o.mode) < 0) return Status::Errno("chmod " + path, errno);
+  if (o.user || o.group) {
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    if (o.user) {
+      auto n = ParseUnsigned(*o.user);
+      if (!n) return Status::Error("user=" + *o.user + ": give a numeric uid");
+      uid = static_cast<uid_t>(*n);
+    }
+    if (o.group) {
+      auto n = ParseUnsigned(*o.group);
+      if (!n) return Status::Error("group=" + *o.group + ": give a numeric gid");
+      gid = static_cast<gid_t>(*n);
+    }
+    if (chown(path.c_str(), uid, gid) < 0) return Status::Errno("chown " + path, errno);
+  }
+  return Status::Ok();
+}
 
 Status ApplySocketOptions(int fd, const AddressOptions& o, bool tcp, SocketOrigin origin) {
   int one = 1;

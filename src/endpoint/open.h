@@ -16,6 +16,10 @@
 
 namespace vmcat {
 
+/// mode= (exactly, not masked by the umask), user= and group= (numeric) of
+/// a file system entry an address created.
+Status ApplyOwnership(const std::string& path, const AddressOptions& o);
+
 class OpenOperation {
  public:
   using Done = std::function<void(Result<std::unique_ptr<Endpoint>>)>;

@@ -36,14 +36,6 @@ def test_pipe_echoes(vmcat):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"echo\x00me\n", b"")
 
 
-def test_named_pipe_address(vmcat, tmp):
-    fifo = tmp / "fifo"
-    r = subprocess.run([vmcat, "relay", "-u", "-", f"PIPE:{fifo}"], input=b"x",
-                       capture_output=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
-
-
 def test_create_copies_stdin_to_a_file(vmcat, tmp):
     data = os.urandom(300_000)
     r = subprocess.run([vmcat, "relay", "-u", "-", f"CREATE:{tmp}/copy.bin"], input=data,
