@@ -184,3 +184,10 @@ def udp_bound(port):
         except OSError:
             return True
     return False
+
+
+def test_dd_says_when_the_transfer_starts(vmcat):
+    r = relay(vmcat, "-d", "-d", "-", "SYSTEM:cat", input=b"x")
+    assert (r.returncode, r.stdout) == (0, b"x")
+    assert b"N starting data transfer loop with FDs [0,1] and [" in r.stderr
+    assert b"starting data transfer" not in relay(vmcat, "-d", "-", "SYSTEM:cat").stderr
