@@ -218,6 +218,7 @@ struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSet
     t.c_cc[VMIN] = 1;
     t.c_cc[VTIME] = 0;
   }
+  if (s.rawer) t.c_oflag &= ~ONLCR;  // as socat's rawer: no trace of output processing
   SetFlag(&t.c_lflag, ECHO, s.echo);
   SetFlag(&t.c_lflag, ICANON, s.icanon);
   SetFlag(&t.c_lflag, ISIG, s.isig);
