@@ -121,10 +121,12 @@ Status Relay::Start() {
   WatchChildren(0);
   WatchChildren(1);
   ArmIdleTimer();
-  auto fds = [](const Endpoint* e) {
-    return "[" + std::to_string(e->read_fd()) + "," + std::to_string(e->write_fd()) + "]";
-  };
-  LogNotice("starting data transfer loop with FDs " + fds(a) + " and " + fds(b));
+  if (LogEnabled(LogLevel::kNotice)) {  // a fork server starts one per connection
+    auto fds = [](const Endpoint* e) {
+      return "[" + std::to_string(e->read_fd()) + "," + std::to_string(e->write_fd()) + "]";
+    };
+    LogNotice("starting data transfer loop with FDs " + fds(a) + " and " + fds(b));
+  }
   // Edge-triggered registration reports current readiness right away; run the
   // pumps once anyway for descriptors that cannot be polled.
   std::weak_ptr<Relay*> alive = alive_;
