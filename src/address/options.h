@@ -93,6 +93,11 @@ struct AddressOptions {
 
   TermiosSettings termios;
 
+  // Not an option: set by a fork server on a STDOUT/STDERR/FD address that
+  // every connection writes to; each connection's endpoint gets its own
+  // duplicate of the descriptor, so that ending one closes only that.
+  bool shared_output = false;
+
   /// Canonical names of the options given, in order (for messages and tests).
   std::vector<std::string> given;
   bool Has(std::string_view canonical_name) const;

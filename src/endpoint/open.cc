@@ -29,38 +29,33 @@ std::chrono::nanoseconds Seconds(double s) {
 
 Result<std::unique_ptr<Endpoint>> OpenStdio(const SingleAddress& a, const std::string& name,
                                             Access access) {
-  int rfd = -1, wfd = -1;
-  switch (a.type()) {
-    case AddressType::kStdio:
-      rfd = access == Access::kWrite ? -1 : STDIN_FILENO;
-      wfd = access == Access::kRead ? -1 : STDOUT_FILENO;
-      break;
-    case AddressType::kStdin:
-      rfd = STDIN_FILENO;
-      break;
-    case AddressType::kStdout:
-      wfd = STDOUT_FILENO;
-      break;
-    case AddressType::kStderr:
-      wfd = STDERR_FILENO;
-      break;
-    case AddressType::kFd: {
-      int fd = static_cast<int>(*ParseUnsigned(a.params[0]));
-      int fl = fcntl(fd, F_GETFL);
-      if (fl < 0) return Status::Errno("fd " + a.params[0], errno);
-      // Only the directions the descriptor is open for (`vmcat relay 0 1`):
-      // a missing one reads as an immediate EOF, or fails on the first write.
-      rfd = access == Access::kWrite || (fl & O_ACCMODE) == O_WRONLY ? -1 : fd;
-      wfd = access == Access::kRead || (fl & O_ACCMODE) == O_RDONLY ? -1 : fd;
-      break;
-    }
-    default:
-      Fatal("OpenStdio: not a stdio address");
+  auto [rfd, wfd] = StdioDescriptors(a, access);
+  if (a.type() == AddressType::kFd) {
+    int fd = rfd >= 0 ? rfd : wfd;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return Status::Errno("fd " + a.params[0], errno);
+    // Only the directions the descriptor is open for (`vmcat relay 0 1`):
+    // a missing one reads as an immediate EOF, or fails on the first write.
+    if ((fl & O_ACCMODE) == O_WRONLY) rfd = -1;
+    if ((fl & O_ACCMODE) == O_RDONLY) wfd = -1;
   }
   for (int fd : {rfd, wfd}) {
     if (fd >= 0 && fcntl(fd, F_GETFD) < 0) {
       return Status::Errno("fd " + std::to_string(fd), errno);
     }
+  }
+  if (a.options.shared_output) {
+    // One of many connections of a fork server writing to this descriptor:
+    // its own duplicate (one open file description, so O_NONBLOCK, which the
+    // server set for its whole life, is shared; the flags guards below
+    // restore what they found, that same state).
+    if (rfd >= 0) Fatal("OpenStdio: a shared output is never read");
+    int dup_fd = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
+    if (dup_fd < 0) return Status::Errno("dup fd " + std::to_string(wfd), errno);
+    auto e = std::make_unique<Endpoint>(name, UniqueFd(), FdKind::kCharDev, UniqueFd(dup_fd),
+                                        ClassifyFd(dup_fd));
+    VMCAT_RETURN_IF_ERROR(SetNonBlocking(dup_fd, true));
+    return e;
   }
   std::unique_ptr<Endpoint> e;
   if (rfd >= 0 && rfd == wfd) {
@@ -582,6 +577,33 @@ class DualOpen : public OpenOperation {
 };
 
 }  // namespace
+
+std::pair<int, int> StdioDescriptors(const SingleAddress& a, Access access) {
+  int rfd = -1, wfd = -1;
+  switch (a.type()) {
+    case AddressType::kStdio:
+      rfd = STDIN_FILENO;
+      wfd = STDOUT_FILENO;
+      break;
+    case AddressType::kStdin:
+      rfd = STDIN_FILENO;
+      break;
+    case AddressType::kStdout:
+      wfd = STDOUT_FILENO;
+      break;
+    case AddressType::kStderr:
+      wfd = STDERR_FILENO;
+      break;
+    case AddressType::kFd:
+      rfd = wfd = static_cast<int>(*ParseUnsigned(a.params[0]));
+      break;
+    default:
+      Fatal("StdioDescriptors: not a standard I/O or FD address");
+  }
+  if (access == Access::kWrite) rfd = -1;
+  if (access == Access::kRead) wfd = -1;
+  return {rfd, wfd};
+}
 
 Status ApplyOwnership(const std::string& path, const AddressOptions& o) {
   if (o.mode && chmod(path.c_str(), *o.mode) < 0) return Status::Errno("chmod " + path, errno);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "address/address.h"
@@ -15,6 +16,10 @@
 #include "loop/loop.h"
 
 namespace vmcat {
+
+/// The descriptors a STDIO, STDIN, STDOUT, STDERR or FD address reads and
+/// writes (-1: none) when the relay uses it as `access` says.
+std::pair<int, int> StdioDescriptors(const SingleAddress& a, Access access);
 
 /// mode= (exactly, not masked by the umask), user= and group= (numeric) of
 /// a file system entry an address created.

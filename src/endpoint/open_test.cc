@@ -69,3 +69,24 @@ TEST(OpenStdioTest, SharedTerminalComesBackBlockingAndCooked) {
 
 }  // namespace
 }  // namespace vmcat
+
+namespace vmcat {
+namespace {
+
+std::pair<int, int> Fds(const char* address, Access access) {
+  return StdioDescriptors(ParseAddress(address)->first, access);
+}
+
+TEST(StdioDescriptorsTest, DirectionsFollowTheAddressAndTheAccess) {
+  EXPECT_EQ(Fds("-", Access::kBoth), std::make_pair(0, 1));
+  EXPECT_EQ(Fds("-", Access::kWrite), std::make_pair(-1, 1));  // -u, address 2
+  EXPECT_EQ(Fds("STDIO", Access::kRead), std::make_pair(0, -1));
+  EXPECT_EQ(Fds("STDIN", Access::kBoth), std::make_pair(0, -1));
+  EXPECT_EQ(Fds("STDOUT", Access::kBoth), std::make_pair(-1, 1));
+  EXPECT_EQ(Fds("STDERR", Access::kBoth), std::make_pair(-1, 2));
+  EXPECT_EQ(Fds("FD:7", Access::kBoth), std::make_pair(7, 7));
+  EXPECT_EQ(Fds("7", Access::kWrite), std::make_pair(-1, 7));
+}
+
+}  // namespace
+}  // namespace vmcat

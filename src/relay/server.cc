@@ -1,6 +1,8 @@
 #include "relay/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cstring>
@@ -116,6 +118,27 @@ Access RelayServer::AccessOf(int index) const {
   return Access::kBoth;
 }
 
+Result<bool> RelayServer::ShareOutput(int other) {
+  const AddressSpec& spec = *specs_[other];
+  const SingleAddress& a = spec.first;
+  if (spec.IsDual() || a.type() == AddressType::kPty) return false;
+  auto [read_fd, fd] = StdioDescriptors(a, AccessOf(other));
+  if (read_fd >= 0) return false;
+  // Only an output that nobody reads back, and whose terminal settings no
+  // connection changes: the bytes of concurrent connections interleave by
+  // write, as socat's children's do.
+  if (fd < 0 || a.options.termios.Any()) return false;
+  if (fcntl(fd, F_GETFL) < 0) {
+    return Status::Errno("fd " + std::to_string(fd), errno).Prefix(NameOf(other));
+  }
+  shared_output_flags_ = FlagsGuard(fd);
+  VMCAT_RETURN_IF_ERROR(SetNonBlocking(fd, true));
+  shared_output_spec_ = spec;
+  shared_output_spec_->first.options.shared_output = true;
+  specs_[other] = &*shared_output_spec_;
+  return true;
+}
+
 Status RelayServer::Start() {
   for (int i = 0; i < 2; ++i) {
     if (Listens(*specs_[i])) {
@@ -148,9 +171,13 @@ Status RelayServer::Start() {
     return Status::Ok();
   }
   if (fork_ && IsStdioLike(*specs_[other])) {
-    return Status::Error(NameOf(other) +
-                         ": with fork, the other address is opened once per connection; "
-                         "standard I/O, FD and PTY addresses cannot be");
+    VMCAT_ASSIGN_OR_RETURN(bool shared, ShareOutput(other));
+    if (!shared) {
+      return Status::Error(NameOf(other) +
+                           ": with fork, standard I/O, an FD or a PTY would be read or owned by "
+                           "every connection; only an output can be shared (STDOUT, STDERR, or "
+                           "- and FD with -u)");
+    }
   }
   auto listener = Listener::Create(specs_[listen_index_]->first, NameOf(listen_index_));
   if (!listener.ok()) return listener.status().Prefix(NameOf(listen_index_));

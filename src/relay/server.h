@@ -9,6 +9,7 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -55,9 +56,16 @@ class RelayServer : public IoHandler {
   void OnSignal(int signo);
   void UpdateListening();
 
+  /// fork with STDOUT/STDERR/FD (only written to) as the other address: every
+  /// connection writes to that one descriptor. Returns false if `other` is
+  /// not such an address; sets it up otherwise.
+  Result<bool> ShareOutput(int other);
+
   Loop* loop_;
   RelayOptions options_;
   const AddressSpec* specs_[2];
+  std::optional<AddressSpec> shared_output_spec_;  // ShareOutput: specs_[other] points here
+  FlagsGuard shared_output_flags_;                 // ShareOutput: restores O_NONBLOCK at the end
   int listen_index_ = -1;  // which address listens, if any
   bool fork_ = false;
   bool hand_over_ = false;  // fork to EXEC/SYSTEM: the program gets the connection

@@ -191,3 +191,40 @@ def test_dd_says_when_the_transfer_starts(vmcat):
     assert (r.returncode, r.stdout) == (0, b"x")
     assert b"N starting data transfer loop with FDs [0,1] and [" in r.stderr
     assert b"starting data transfer" not in relay(vmcat, "-d", "-", "SYSTEM:cat").stderr
+
+
+# ------------------------------------------------------ fork into one output
+
+def test_fork_logs_every_connection_to_stdout(vmcat, spawn, tmp):
+    # socat's logging one-liner: `-u TCP-LISTEN:P,fork STDOUT > log`.
+    port = free_port()
+    with open(tmp / "log", "wb") as log:
+        server = spawn([vmcat, "relay", "-u", f"TCP4-LISTEN:{port},reuseaddr,fork", "STDOUT"],
+                       stdout=log)
+    wait_tcp_listening(port, proc=server.p)
+    for line in (b"one\n", b"two\n"):
+        r = relay(vmcat, "-u", "-", f"TCP:127.0.0.1:{port}", input=line)
+        assert (r.returncode, r.stderr) == (0, b"")
+    # Concurrent connections: every byte arrives, each connection's data in
+    # order (chunks of different connections may interleave, as in socat).
+    blobs = [bytes([65 + i]) * 200_000 for i in range(8)]
+    clients = [subprocess.Popen([vmcat, "relay", "-u", "-", f"TCP:127.0.0.1:{port}"],
+                                stdin=subprocess.PIPE) for _ in blobs]
+    for c, blob in zip(clients, blobs):
+        c.stdin.write(blob)
+        c.stdin.close()
+    assert [c.wait(20) for c in clients] == [0] * len(blobs)
+    wait_for(lambda: (tmp / "log").stat().st_size == 8 + sum(map(len, blobs)), 10,
+             what="every byte in the log")
+    assert server.p.poll() is None  # one connection ending closes nothing shared
+    data = (tmp / "log").read_bytes()
+    assert data[:8] == b"one\ntwo\n"
+    for blob in blobs:
+        assert data.count(blob[:1]) == len(blob)
+
+
+def test_fork_refuses_inputs_it_would_share(vmcat):
+    for other in ("-", "STDIN", "PTY"):
+        r = relay(vmcat, "TCP4-LISTEN:1,fork", other)
+        assert r.returncode == 1
+        assert b"would be read or owned by every connection" in r.stderr
