@@ -17,6 +17,7 @@ enum class Id {
   kFork,
   kMaxChildren,
   kBacklog,
+  kRange,
   kReuseaddr,
   kBind,
   kKeepalive,
@@ -90,6 +91,7 @@ constexpr OptionInfo kOptions[] = {
     {"fork", "", Id::kFork, kGroupListen | kGroupFork},
     {"max-children", "", Id::kMaxChildren, kGroupListen | kGroupFork},
     {"backlog", "", Id::kBacklog, kGroupListen},
+    {"range", "", Id::kRange, kGroupListen},
     {"reuseaddr", "so-reuseaddr", Id::kReuseaddr, kGroupSocket},
     {"bind", "", Id::kBind, kGroupSocket},
     {"keepalive", "so-keepalive", Id::kKeepalive, kGroupSocket},
@@ -272,6 +274,19 @@ Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
     case Id::kBind:
       s = SetString(i, value, &o->bind);
       break;
+    case Id::kRange: {
+      if (!value || value->empty()) {
+        s = NeedsValue(i, "ADDRESS/BITS or ADDRESS:MASK");
+        break;
+      }
+      auto r = ParseIpRange(*value);
+      if (r.ok()) {
+        o->range = std::move(r).value();
+      } else {
+        s = r.status();
+      }
+      break;
+    }
     case Id::kKeepalive:
       s = SetOptBool(i, value, &o->keepalive);
       break;

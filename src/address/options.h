@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "address/ip_range.h"
 #include "base/status.h"
 
 namespace vmcat {
@@ -54,6 +55,7 @@ struct AddressOptions {
   bool fork = false;
   std::optional<unsigned> max_children;
   std::optional<int> backlog;
+  std::optional<IpRange> range;  // range=: peers an IP listener accepts
 
   // Sockets.
   bool reuseaddr = false;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "endpoint/open.h"
 
@@ -30,6 +31,7 @@ Result<std::unique_ptr<Listener>> Listener::Create(const SingleAddress& a, std::
     }
     case AddressType::kUnixListen:
     case AddressType::kAbstractListen: {
+      if (o.range) return Status::Error("range= needs an IP listener");
       bool abstract = a.type() == AddressType::kAbstractListen;
       VMCAT_ASSIGN_OR_RETURN(SocketAddress u, MakeUnixAddress(a.params[0], abstract));
       candidates.push_back(u);
@@ -40,6 +42,7 @@ Result<std::unique_ptr<Listener>> Listener::Create(const SingleAddress& a, std::
       break;
     }
     case AddressType::kVsockListen:
+      if (o.range) return Status::Error("range= needs an IP listener");
       candidates.push_back(MakeVsockAddress(static_cast<uint32_t>(-1) /* VMADDR_CID_ANY */,
                                             static_cast<uint32_t>(*ParseUnsigned(a.params[0]))));
       break;
@@ -92,11 +95,22 @@ Listener::~Listener() {
   if (!unlink_path_.empty()) unlink(unlink_path_.c_str());
 }
 
+bool Listener::Refuses(const SocketAddress& remote) const {
+  const std::optional<IpRange>& range = address_.options.range;
+  if (!range || range->Contains(remote.get())) return false;
+  LogWarning(name_ + ": refusing " + remote.ToString() + ": not in range=" + range->text);
+  return true;
+}
+
 Result<std::unique_ptr<Endpoint>> Listener::Accept(std::string* peer) {
   if (socktype_ == SOCK_DGRAM) return AcceptDatagram(peer);
   SocketAddress remote;
-  remote.length = sizeof remote.storage;
-  int fd = accept4(fd_.get(), remote.get(), &remote.length, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  int fd = -1;
+  do {  // past the peers range= refuses
+    if (fd >= 0) close(fd);
+    remote.length = sizeof remote.storage;
+    fd = accept4(fd_.get(), remote.get(), &remote.length, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  } while (fd >= 0 && Refuses(remote));
   if (fd < 0) {
     int err = errno;
     if (err == EAGAIN || err == EINTR || err == ECONNABORTED) {
@@ -125,6 +139,7 @@ Result<std::unique_ptr<Endpoint>> Listener::AcceptDatagram(std::string* peer) {
     if (errno == EAGAIN || errno == EINTR) return std::unique_ptr<Endpoint>();
     return Status::Errno("recvfrom on " + local_.ToString(), errno);
   }
+  if (Refuses(remote)) return std::unique_ptr<Endpoint>();  // the datagram is dropped
   if (peer) *peer = remote.ToString();
   UniqueFd conn(socket(local_.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!conn.valid()) return Status::Errno("socket", errno);

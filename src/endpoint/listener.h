@@ -33,6 +33,8 @@ class Listener {
  private:
   Listener(const SingleAddress& address, std::string name) : address_(address), name_(name) {}
   Result<std::unique_ptr<Endpoint>> AcceptDatagram(std::string* peer);
+  /// range= does not include `remote`: logs a warning and says so.
+  bool Refuses(const SocketAddress& remote) const;
 
   const SingleAddress& address_;
   std::string name_;

@@ -228,3 +228,31 @@ def test_fork_refuses_inputs_it_would_share(vmcat):
         r = relay(vmcat, "TCP4-LISTEN:1,fork", other)
         assert r.returncode == 1
         assert b"would be read or owned by every connection" in r.stderr
+
+
+# ------------------------------------------------------------------- range=
+
+def test_range_admits_only_the_peers_it_names(vmcat, spawn):
+    port = free_port()
+    server = spawn([vmcat, "relay", "-d", f"TCP4-LISTEN:{port},reuseaddr,fork,"
+                    "range=127.0.0.2:255.255.255.255", "SYSTEM:cat"])
+    wait_tcp_listening(port, proc=server.p)
+    ok = relay(vmcat, "-", f"TCP:127.0.0.1:{port},bind=127.0.0.2", input=b"inside\n")
+    assert (ok.returncode, ok.stdout) == (0, b"inside\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # from 127.0.0.1
+        s.sendall(b"outside\n")
+        try:
+            assert s.recv(100) == b""  # closed unanswered
+        except ConnectionResetError:
+            pass
+    ok = relay(vmcat, "-", f"TCP:127.0.0.1:{port},bind=127.0.0.2", input=b"still\n")
+    assert (ok.returncode, ok.stdout) == (0, b"still\n")
+    _, _, err = server.stop()
+    assert b"refusing 127.0.0.1:" in err and b"not in range=127.0.0.2:255.255.255.255" in err
+
+
+def test_range_errors(vmcat):
+    r = relay(vmcat, "TCP-LISTEN:1,range=10.0.0.0/40", "-")
+    assert r.returncode == 1 and b"the prefix length must be 0 to 32" in r.stderr
+    r = relay(vmcat, "UNIX-LISTEN:/tmp/vmcat-range-test.sock,range=10.0.0.0/8", "-")
+    assert r.returncode == 1 and b"range= needs an IP listener" in r.stderr
