@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace vmcat {
 
@@ -89,6 +91,14 @@ void FlagsGuard::Dismiss() {
   ForgetCrashFlags(crash_slot_);
   crash_slot_ = -1;
   fd_ = -1;
+}
+
+std::string DescribeWaitStatus(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    return "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
 }
 
 ChildProcess::~ChildProcess() {

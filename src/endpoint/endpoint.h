@@ -58,6 +58,10 @@ class FlagsGuard {
 /// read-only and the other write-only).
 enum class Access { kRead, kWrite, kBoth };
 
+/// "exited with status N" or "was killed by signal N (Name)", for a
+/// waitpid() status.
+std::string DescribeWaitStatus(int wait_status);
+
 /// A child process started for an EXEC/SYSTEM address. On destruction (the
 /// relay ended) a child that is still running is told to stop; reaping is
 /// left to the event loop.

@@ -1,11 +1,9 @@
 #include "relay/relay.h"
 
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "base/log.h"
 
@@ -199,7 +197,7 @@ void Relay::EndIfSinkGone() {
     socklen_t len = sizeof err;
     getsockopt(p->out()->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     LogInfo(p->sink()->name() + ": the peer closed the connection: ending the relay");
-    if (err == 0 && AwaitPrograms(!pumps_[0] || !pumps_[1])) return;  // its exit status
+    if (err == 0 && AwaitPrograms()) return;  // its exit status
     End(err != 0 ? Status::Errno("connection", err).Prefix(p->sink()->name()) : Status::Ok());
   }
 }
@@ -209,7 +207,7 @@ void Relay::OnPumpFinished(Pump* pump) {
           " ended after " + std::to_string(pump->bytes()) + " bytes");
   Pump* other = pump == pumps_[0].get() ? pumps_[1].get() : pumps_[0].get();
   if (other == nullptr || !other->active()) {
-    if (!pump->escaped() && AwaitPrograms(other == nullptr)) return;
+    if (!pump->escaped() && AwaitPrograms()) return;
     return End(Status::Ok());
   }
   if (pump->escaped()) {
@@ -269,16 +267,20 @@ bool Relay::ProgramRunning() const {
   return false;
 }
 
-bool Relay::AwaitPrograms(bool unidirectional) {
+bool Relay::AwaitPrograms() {
   if (!ProgramRunning()) return false;
   if (awaiting_programs_) return true;
   awaiting_programs_ = true;
+  bool unidirectional = !pumps_[0] || !pumps_[1];  // -u / -U
   std::optional<double> wait = options_.half_close_timeout;
   if (!wait && !unidirectional) wait = kProgramExitWait;
-  if (half_close_timer_) loop_->CancelTimer(half_close_timer_);
-  half_close_timer_ = 0;
   LogInfo("waiting for the program to exit");
-  if (wait) ArmHalfCloseTimer(*wait, "the program still runs after the data ended: stopping it");
+  if (wait) {
+    ArmHalfCloseTimer(*wait, "the program still runs after the data ended: stopping it");
+  } else if (half_close_timer_) {
+    loop_->CancelTimer(half_close_timer_);
+    half_close_timer_ = 0;
+  }
   return true;
 }
 
@@ -287,15 +289,7 @@ Status Relay::ProgramFailure() const {
     for (ChildProcess* child : e->children()) {
       if (!child->exited()) continue;
       int st = child->wait_status();
-      if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-        return Status::Error(e->name() + ": the program exited with status " +
-                             std::to_string(WEXITSTATUS(st)));
-      }
-      if (WIFSIGNALED(st)) {
-        return Status::Error(e->name() + ": the program was killed by signal " +
-                             std::to_string(WTERMSIG(st)) + " (" + strsignal(WTERMSIG(st)) +
-                             ")");
-      }
+      if (st != 0) return Status::Error(e->name() + ": the program " + DescribeWaitStatus(st));
     }
   }
   return Status::Ok();

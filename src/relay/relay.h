@@ -79,7 +79,7 @@ class Relay : public IoHandler, public PumpOwner {
   /// waits for it and returns true: the relay ends when the last one exits,
   /// or after -t (when both directions were relayed, 0.5 s by default: the
   /// program closed its output, only its exit status is left to learn).
-  bool AwaitPrograms(bool unidirectional);
+  bool AwaitPrograms();
   bool ProgramRunning() const;
   /// (Re)arms the timer that ends the relay after the data ended; logs `why`.
   void ArmHalfCloseTimer(double seconds, const char* why);
