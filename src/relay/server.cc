@@ -151,6 +151,7 @@ Status RelayServer::Start() {
          {&specs_[i]->first, specs_[i]->write_side ? &*specs_[i]->write_side : nullptr}) {
       if (a == nullptr) continue;
       if (a->type() == AddressType::kExec || a->type() == AddressType::kSystem) {
+        if (i != listen_index_) program_other_ = true;
         if (a->options.sigint) forwarded_signals_.insert(SIGINT);
         if (a->options.sighup) forwarded_signals_.insert(SIGHUP);
         if (a->options.sigquit) forwarded_signals_.insert(SIGQUIT);
@@ -182,13 +183,6 @@ Status RelayServer::Start() {
   auto listener = Listener::Create(specs_[listen_index_]->first, NameOf(listen_index_));
   if (!listener.ok()) return listener.status().Prefix(NameOf(listen_index_));
 
-  for (const SingleAddress* a :
-       {&specs_[other]->first,
-        specs_[other]->write_side ? &*specs_[other]->write_side : nullptr}) {
-    if (a && (a->type() == AddressType::kExec || a->type() == AddressType::kSystem)) {
-      program_other_ = true;
-    }
-  }
   if (fork_) {
     hand_over_ = CanHandOver(other);
     listener_ = std::move(listener).value();
@@ -291,14 +285,6 @@ void RelayServer::AcceptReady() {
   UpdateListening();
 }
 
-static std::string DescribeWaitStatus(int status) {
-  if (WIFSIGNALED(status)) {
-    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-           strsignal(WTERMSIG(status)) + ")";
-  }
-  return "exit status " + std::to_string(WEXITSTATUS(status));
-}
-
 // With fork, a program that would only talk to the connection through the
 // relay (EXEC/SYSTEM on a socketpair, nothing for the relay to transform,
 // dump, time or restrict to one direction) gets the connection itself, as
@@ -336,7 +322,7 @@ void RelayServer::HandOver(Session* s, const std::vector<std::string>& env) {
     Session* session = *token;
     session->program->MarkExited(status);
     if (LogEnabled(LogLevel::kNotice)) {
-      LogNotice("program " + std::to_string(pid) + " ended: " + DescribeWaitStatus(status));
+      LogNotice("program " + std::to_string(pid) + " " + DescribeWaitStatus(status));
     }
     EndSession(session, Status::Ok());
   });

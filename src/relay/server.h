@@ -69,7 +69,7 @@ class RelayServer : public IoHandler {
   int listen_index_ = -1;  // which address listens, if any
   bool fork_ = false;
   bool hand_over_ = false;  // fork to EXEC/SYSTEM: the program gets the connection
-  bool program_other_ = false;  // fork, and the other address starts a program
+  bool program_other_ = false;  // the address that does not listen starts a program
   std::unique_ptr<Listener> listener_;
   bool listening_ = false;
   std::list<std::unique_ptr<Session>> sessions_;
