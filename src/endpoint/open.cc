@@ -38,10 +38,11 @@ Result<std::unique_ptr<Endpoint>> OpenStdio(const SingleAddress& a, const std::s
     // a missing one reads as an immediate EOF, or fails on the first write.
     if ((fl & O_ACCMODE) == O_WRONLY) rfd = -1;
     if ((fl & O_ACCMODE) == O_RDONLY) wfd = -1;
-  }
-  for (int fd : {rfd, wfd}) {
-    if (fd >= 0 && fcntl(fd, F_GETFD) < 0) {
-      return Status::Errno("fd " + std::to_string(fd), errno);
+  } else {
+    for (int fd : {rfd, wfd}) {
+      if (fd >= 0 && fcntl(fd, F_GETFD) < 0) {
+        return Status::Errno("fd " + std::to_string(fd), errno);
+      }
     }
   }
   if (a.options.shared_output) {
@@ -101,7 +102,6 @@ int OpenFlags(const SingleAddress& a, Access access) {
   if (o.append) flags |= O_APPEND;
   return flags;
 }
-
 
 Result<std::unique_ptr<Endpoint>> ConnectUnixNow(const std::string& path, bool abstract,
                                                  bool client, const std::string& name,
@@ -179,9 +179,8 @@ Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::str
   // would end it on its close. So a PTY address never reaches EOF from its
   // slave side: programs may open and close the slave any number of times,
   // and the relay ends through the other address (its EOF, then -t or the
-  // 0.5 s socat waits by default), a
-  // signal, or an error. (An EXEC,pty program's pty is not affected: there
-  // the program exiting is the EOF.)
+  // 0.5 s socat waits by default), a signal, or an error. (An EXEC,pty
+  // program's pty is not affected: there the program exiting is the EOF.)
   UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
   if (o.termios.Any()) {
