@@ -35,15 +35,19 @@ def send_all_hashing(sock, total):
     return h.hexdigest()
 
 
-def recv_all_hashing(sock):
+def recv_all_hashing(sock, size=MIB, after_chunk=None):
+    """(sha256, byte count) of everything read until EOF, `size` bytes per
+    recv; `after_chunk(total so far)` runs after each one."""
     h = hashlib.sha256()
     n = 0
     while True:
-        data = sock.recv(MIB)
+        data = sock.recv(size)
         if not data:
             return h.hexdigest(), n
         h.update(data)
         n += len(data)
+        if after_chunk:
+            after_chunk(n)
 
 
 def test_64_mib_both_directions_at_once(vmcat, spawn, tmp):
@@ -113,20 +117,15 @@ def test_bulk_into_a_slow_reader_arrives_intact(vmcat, spawn, tmp, sink):
     wait_tcp_listening(port, proc=relay.p)
     results = {}
 
+    def stall(n):
+        if (n // MIB) % 4 == 0:
+            time.sleep(0.002)  # stalls during every fourth MiB
+
     def slow_reader():
         conn, _ = server.accept()
         with conn:
             conn.settimeout(30)
-            h, n = hashlib.sha256(), 0
-            while True:
-                data = conn.recv(256 * 1024)
-                if not data:
-                    break
-                h.update(data)
-                n += len(data)
-                if (n // MIB) % 4 == 0:
-                    time.sleep(0.002)  # stalls during every fourth MiB
-            results["got"] = (h.hexdigest(), n)
+            results["got"] = recv_all_hashing(conn, 256 * 1024, stall)
 
     reader = threading.Thread(target=slow_reader)
     reader.start()

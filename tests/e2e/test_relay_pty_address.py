@@ -48,6 +48,16 @@ def write_and_close(path, data):
         os.close(fd)
 
 
+def assert_carries(writer_link, reader_link, data):
+    """`data` written to one PTY's slave (then closed) is read from the other's."""
+    reader = open_slave(reader_link)
+    try:
+        write_and_close(writer_link, data)
+        assert read_until(reader, data) == data
+    finally:
+        os.close(reader)
+
+
 def start_pty_pair(vmcat, spawn, tmp, options=",raw,echo=0"):
     a, b = tmp / "a", tmp / "b"
     relay = spawn([vmcat, "relay", f"PTY,link={a}{options}", f"PTY,link={b}{options}"])
@@ -60,20 +70,10 @@ def test_raw_pty_pair_carries_data_both_ways(vmcat, spawn, tmp):
     relay, a, b = start_pty_pair(vmcat, spawn, tmp)
     time.sleep(0.2)
     assert relay.p.poll() is None, relay.stop()
-    reader = open_slave(b)
-    try:
-        write_and_close(a, b"over pty\n")
-        assert read_until(reader, b"over pty\n") == b"over pty\n"
-    finally:
-        os.close(reader)
+    assert_carries(a, b, b"over pty\n")
     # Both slaves have been opened and closed: the relay still carries data,
     # the other way now.
-    reader = open_slave(a)
-    try:
-        write_and_close(b, b"and back\n")
-        assert read_until(reader, b"and back\n") == b"and back\n"
-    finally:
-        os.close(reader)
+    assert_carries(b, a, b"and back\n")
     assert relay.p.poll() is None, relay.stop()
     rc, _, err = relay.stop()
     assert rc == 128 + signal.SIGTERM, err
