@@ -17,7 +17,6 @@
 #include "base/strings.h"
 #include "tty/terminal.h"
 
-
 namespace vmcat {
 
 namespace {
@@ -40,6 +39,16 @@ class SpawnSetup {
   posix_spawnattr_t attr_;
   posix_spawn_file_actions_t actions_;
 };
+
+// The child's stdin is `in` and its stdout (and with `with_stderr`, stderr)
+// is `out`, for the directions `access` uses; the others stay inherited.
+void RedirectStdio(SpawnSetup* setup, int in, int out, bool with_stderr, Access access) {
+  if (access != Access::kRead) posix_spawn_file_actions_adddup2(setup->actions(), in, 0);
+  if (access != Access::kWrite) {
+    posix_spawn_file_actions_adddup2(setup->actions(), out, 1);
+    if (with_stderr) posix_spawn_file_actions_adddup2(setup->actions(), out, 2);
+  }
+}
 
 // Resolves a program name against a PATH-like list, as execvp would; the
 // name itself when nothing is found (posix_spawnp then reports why).
@@ -182,11 +191,7 @@ Result<std::unique_ptr<ChildProcess>> SpawnExecOnConnection(
   VMCAT_ASSIGN_OR_RETURN(Command command, PrepareCommand(address));
   SpawnSetup setup;
   SetSpawnAttributes(address.options, &setup);
-  posix_spawn_file_actions_adddup2(setup.actions(), connection, 0);
-  posix_spawn_file_actions_adddup2(setup.actions(), connection, 1);
-  if (address.options.stderr_to_peer) {
-    posix_spawn_file_actions_adddup2(setup.actions(), connection, 2);
-  }
+  RedirectStdio(&setup, connection, connection, address.options.stderr_to_peer, Access::kBoth);
   // The program does blocking I/O on it, as on the socketpair it would get.
   VMCAT_RETURN_IF_ERROR(SetNonBlocking(connection, false));
   VMCAT_ASSIGN_OR_RETURN(pid_t pid, Spawn(command, &setup, extra_env));
@@ -227,9 +232,7 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
       posix_spawn_file_actions_adddup2(setup.actions(), 0, 1);
       if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), 0, 2);
     } else {
-      posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 0);
-      posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 1);
-      if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), slave.get(), 2);
+      RedirectStdio(&setup, slave.get(), slave.get(), o.stderr_to_peer, Access::kBoth);
     }
     child_in = std::move(slave);
     ours_read = std::move(master);
@@ -239,15 +242,8 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     VMCAT_ASSIGN_OR_RETURN(Pipe from_child, MakePipe(0));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(to_child.write_end.get(), true));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(from_child.read_end.get(), true));
-    if (access != Access::kRead) {
-      posix_spawn_file_actions_adddup2(setup.actions(), to_child.read_end.get(), 0);
-    }
-    if (access != Access::kWrite) {
-      posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 1);
-      if (o.stderr_to_peer) {
-        posix_spawn_file_actions_adddup2(setup.actions(), from_child.write_end.get(), 2);
-      }
-    }
+    RedirectStdio(&setup, to_child.read_end.get(), from_child.write_end.get(), o.stderr_to_peer,
+                  access);
     child_in = std::move(to_child.read_end);
     child_out = std::move(from_child.write_end);
     ours_read = std::move(from_child.read_end);
@@ -263,11 +259,7 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(sv[0], true));
     // Only the directions the relay uses go through the socketpair; the
     // program inherits our descriptor for the other one.
-    if (access != Access::kRead) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 0);
-    if (access != Access::kWrite) {
-      posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 1);
-      if (o.stderr_to_peer) posix_spawn_file_actions_adddup2(setup.actions(), sv[1], 2);
-    }
+    RedirectStdio(&setup, sv[1], sv[1], o.stderr_to_peer, access);
     kind_read = kind_write = FdKind::kStreamSocket;
   }
 
