@@ -660,6 +660,13 @@ std::unique_ptr<OpenOperation> StartOpen(Loop* loop, const AddressSpec& spec, st
                                          Access access, OpenOperation::Done done,
                                          std::vector<std::string> program_env) {
   if (spec.IsDual()) {
+    // With -u/-U only one half is used; the other is not opened at all (so
+    // that, as in socat, an unused CREATE: half makes no file).
+    if (access == Access::kRead || access == Access::kWrite) {
+      const SingleAddress& half = access == Access::kRead ? spec.first : *spec.write_side;
+      return std::make_unique<SingleOpen>(loop, half, std::move(name), access, std::move(done),
+                                          std::move(program_env));
+    }
     return std::make_unique<DualOpen>(loop, spec, std::move(name), std::move(done),
                                       std::move(program_env));
   }

@@ -130,6 +130,24 @@ def test_dual_address_starting_with_a_dash(vmcat):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"DUAL\n", b"")
 
 
+def test_one_way_relay_opens_only_the_half_it_uses(vmcat, tmp):
+    # -u reads address 1 and writes address 2: the write half of a dual
+    # address 1 (and the read half of a dual address 2) is never opened, so
+    # an unused CREATE: makes no file and an unused OPEN: of a missing file
+    # is no error.
+    (tmp / "in").write_bytes(b"data\n")
+    r = relay(vmcat, "-u", f"OPEN:{tmp}/in!!CREATE:{tmp}/unused",
+              f"OPEN:{tmp}/missing!!CREATE:{tmp}/dst")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert (tmp / "dst").read_bytes() == b"data\n"
+    assert not (tmp / "unused").exists()
+    r = relay(vmcat, "-U", f"OPEN:{tmp}/missing!!CREATE:{tmp}/dst2",
+              f"OPEN:{tmp}/in!!CREATE:{tmp}/unused")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert (tmp / "dst2").read_bytes() == b"data\n"
+    assert not (tmp / "unused").exists()
+
+
 def test_crlf_is_crnl(vmcat):
     for option in ("crnl", "crlf"):
         r = relay(vmcat, "-u", "-", f"STDOUT,{option}", input=b"a\nb\n")
