@@ -62,7 +62,7 @@ std::optional<uint64_t> ParseUnsigned(std::string_view s, uint64_t max) {
       return std::nullopt;
     }
     if (digit >= base) return std::nullopt;
-    if (value > (max - digit) / base) return std::nullopt;
+    if (digit > max || value > (max - digit) / base) return std::nullopt;
     value = value * base + digit;
   }
   return value;
