@@ -1,5 +1,7 @@
 #include "address/address.h"
 
+#include <termios.h>
+
 #include <gtest/gtest.h>
 
 namespace vmcat {
@@ -186,6 +188,41 @@ TEST(AddressTest, Errors) {
   EXPECT_EQ(ErrorOf("-,connect-timeout"), "option \"connect-timeout\" is not valid for STDIO");
   EXPECT_EQ(ErrorOf("TCP:a:1,connect-timeout"),
             "option \"connect-timeout\" needs a value (seconds)");
+}
+
+// A serial line as socat users open one.
+TEST(AddressTest, SerialLineOptions) {
+  AddressSpec s = MustParse("/dev/ttyS0,B115200,cs8,parenb=0,cstopb=0,clocal,raw,echo=0");
+  const TermiosSettings& t = s.first.options.termios;
+  EXPECT_EQ(t.ispeed, static_cast<unsigned>(B115200));
+  EXPECT_EQ(t.ospeed, static_cast<unsigned>(B115200));
+  EXPECT_EQ(t.csize, static_cast<unsigned>(CS8));
+  EXPECT_EQ(t.parenb, false);
+  EXPECT_EQ(t.cstopb, false);
+  EXPECT_EQ(t.clocal, true);
+  const TermiosSettings& u = MustParse("PTY,ispeed=9600,ospeed=4000000,csize=2,hup").first.options.termios;
+  EXPECT_EQ(u.ispeed, static_cast<unsigned>(B9600));
+  EXPECT_EQ(u.ospeed, static_cast<unsigned>(B4000000));
+  EXPECT_EQ(u.csize, static_cast<unsigned>(CS7));
+  EXPECT_EQ(u.hupcl, true);
+  EXPECT_TRUE(u.Any());
+  EXPECT_EQ(MustParse("-,cs5").first.options.termios.csize, static_cast<unsigned>(CS5));
+}
+
+TEST(AddressTest, SerialLineOptionErrors) {
+  EXPECT_EQ(ErrorOf("PTY,b12345"),
+            "option \"b12345\": \"12345\" is not a line speed termios knows (such as 9600, "
+            "38400, 115200)");
+  EXPECT_EQ(ErrorOf("PTY,b9600=1"), "option \"b9600\" takes no value (the speed is in its name)");
+  EXPECT_EQ(ErrorOf("PTY,ospeed"), "option \"ospeed\" needs a value (a line speed such as 115200)");
+  EXPECT_EQ(ErrorOf("PTY,ispeed=fast"),
+            "option \"ispeed\": \"fast\" is not a line speed termios knows (such as 9600, "
+            "38400, 115200)");
+  EXPECT_EQ(ErrorOf("PTY,csize=4"),
+            "option \"csize\": bad value \"4\": expected a number from 0 to 3");
+  EXPECT_EQ(ErrorOf("TCP:a:1,b9600"), "option \"b9600\" is not valid for TCP");
+  EXPECT_EQ(ErrorOf("PTY,b"), "unknown option \"b\"");
+  EXPECT_EQ(ErrorOf("PTY,bx9600"), "unknown option \"bx9600\"");
 }
 
 TEST(AddressTest, BoolOptionsTakeExplicitValues) {

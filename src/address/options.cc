@@ -1,5 +1,7 @@
 #include "address/options.h"
 
+#include <termios.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -73,6 +75,17 @@ enum class Id {
   kCrtscts,
   kVmin,
   kVtime,
+  kSpeed,   // b<rate>: both speeds
+  kIspeed,
+  kOspeed,
+  kCs,      // cs5 .. cs8
+  kCsize,
+  kParenb,
+  kParodd,
+  kCstopb,
+  kClocal,
+  kHupcl,
+  kCread,
 };
 
 struct OptionInfo {
@@ -147,7 +160,57 @@ constexpr OptionInfo kOptions[] = {
     {"crtscts", "", Id::kCrtscts, kGroupTermios},
     {"vmin", "min", Id::kVmin, kGroupTermios},
     {"vtime", "time", Id::kVtime, kGroupTermios},
+    {"ispeed", "", Id::kIspeed, kGroupTermios},
+    {"ospeed", "", Id::kOspeed, kGroupTermios},
+    {"cs5", "", Id::kCs, kGroupTermios},
+    {"cs6", "", Id::kCs, kGroupTermios},
+    {"cs7", "", Id::kCs, kGroupTermios},
+    {"cs8", "", Id::kCs, kGroupTermios},
+    {"csize", "", Id::kCsize, kGroupTermios},
+    {"parenb", "", Id::kParenb, kGroupTermios},
+    {"parodd", "", Id::kParodd, kGroupTermios},
+    {"cstopb", "", Id::kCstopb, kGroupTermios},
+    {"clocal", "", Id::kClocal, kGroupTermios},
+    {"hupcl", "hup", Id::kHupcl, kGroupTermios},
+    {"cread", "", Id::kCread, kGroupTermios},
 };
+
+// b<rate> (b9600, b115200, ...): one entry stands for them all.
+const OptionInfo kSpeedOption = {"b<rate>", "", Id::kSpeed, kGroupTermios};
+
+// The line speeds termios has a code for.
+struct SpeedCode {
+  unsigned baud;
+  speed_t code;
+};
+constexpr SpeedCode kSpeeds[] = {
+    {0, B0},           {50, B50},         {75, B75},         {110, B110},
+    {134, B134},       {150, B150},       {200, B200},       {300, B300},
+    {600, B600},       {1200, B1200},     {1800, B1800},     {2400, B2400},
+    {4800, B4800},     {9600, B9600},     {19200, B19200},   {38400, B38400},
+    {57600, B57600},   {115200, B115200}, {230400, B230400}, {460800, B460800},
+    {500000, B500000}, {576000, B576000}, {921600, B921600}, {1000000, B1000000},
+    {1152000, B1152000}, {1500000, B1500000}, {2000000, B2000000}, {2500000, B2500000},
+    {3000000, B3000000}, {3500000, B3500000}, {4000000, B4000000},
+};
+
+std::optional<speed_t> SpeedCodeOf(std::string_view baud_text) {
+  auto baud = ParseUnsigned(baud_text, 4000000);
+  if (!baud) return std::nullopt;
+  for (const SpeedCode& s : kSpeeds) {
+    if (s.baud == *baud) return s.code;
+  }
+  return std::nullopt;
+}
+
+// CSIZE codes for 5, 6, 7 and 8 bits.
+constexpr tcflag_t kCharacterSizes[] = {CS5, CS6, CS7, CS8};
+
+// "b" followed by digits.
+bool IsSpeedOption(std::string_view name) {
+  return name.size() > 1 && (name[0] == 'b' || name[0] == 'B') &&
+         name.find_first_not_of("0123456789", 1) == std::string_view::npos;
+}
 
 const OptionInfo* FindOption(std::string_view name) {
   for (const OptionInfo& info : kOptions) {
@@ -207,6 +270,16 @@ Status SetSeconds(const OptionInfo& info, std::optional<std::string_view> value,
   return Status::Ok();
 }
 
+Status SetSpeed(std::string_view option, std::string_view baud, std::optional<unsigned>* out) {
+  auto code = SpeedCodeOf(baud);
+  if (!code) {
+    return Status::Error("option " + Quote(option) + ": " + Quote(baud) +
+                         " is not a line speed termios knows (such as 9600, 38400, 115200)");
+  }
+  *out = *code;
+  return Status::Ok();
+}
+
 Status SetString(const OptionInfo& info, std::optional<std::string_view> value,
                  std::optional<std::string>* out) {
   if (!value || value->empty()) return NeedsValue(info, "a string");
@@ -218,7 +291,8 @@ Status SetString(const OptionInfo& info, std::optional<std::string_view> value,
 
 bool TermiosSettings::Any() const {
   return sane || raw || rawer || echo || icanon || isig || icrnl || inlcr || igncr || onlcr ||
-         opost || ixon || ixoff || iexten || echoe || echok || echoctl || crtscts || vmin || vtime;
+         opost || ixon || ixoff || iexten || echoe || echok || echoctl || crtscts || vmin || vtime ||
+         ispeed || ospeed || csize || parenb || parodd || cstopb || clocal || hupcl || cread;
 }
 
 bool AddressOptions::Has(std::string_view canonical_name) const {
@@ -228,9 +302,11 @@ bool AddressOptions::Has(std::string_view canonical_name) const {
 Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
                    unsigned allowed_groups, std::string_view address_keyword, AddressOptions* o) {
   const OptionInfo* info = FindOption(name);
+  if (info == nullptr && IsSpeedOption(name)) info = &kSpeedOption;
   if (info == nullptr) return Status::Error("unknown option " + Quote(name));
   if ((info->group & allowed_groups) == 0) {
-    return Status::Error("option \"" + std::string(info->name) + "\" is not valid for " +
+    std::string shown = info == &kSpeedOption ? std::string(name) : std::string(info->name);
+    return Status::Error("option \"" + shown + "\" is not valid for " +
                          std::string(address_keyword));
   }
   const OptionInfo& i = *info;
@@ -463,6 +539,47 @@ Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
       if (s.ok()) (info->id == Id::kVmin ? t.vmin : t.vtime) = v;
       break;
     }
+    case Id::kSpeed:
+      if (value) {
+        s = Status::Error("option " + Quote(name) + " takes no value (the speed is in its name)");
+        break;
+      }
+      s = SetSpeed(name, name.substr(1), &t.ispeed);
+      if (s.ok()) t.ospeed = t.ispeed;
+      break;
+    case Id::kIspeed:
+    case Id::kOspeed:
+      s = value ? SetSpeed(i.name, *value, info->id == Id::kIspeed ? &t.ispeed : &t.ospeed)
+                : NeedsValue(i, "a line speed such as 115200");
+      break;
+    case Id::kCs:
+      t.csize = kCharacterSizes[info->name[2] - '5'];
+      break;
+    case Id::kCsize: {
+      // As socat: 0..3 for 5..8 bits.
+      unsigned n = 0;
+      s = SetUnsigned(i, value, 3, &n);
+      if (s.ok()) t.csize = kCharacterSizes[n];
+      break;
+    }
+    case Id::kParenb:
+      s = SetOptBool(i, value, &t.parenb);
+      break;
+    case Id::kParodd:
+      s = SetOptBool(i, value, &t.parodd);
+      break;
+    case Id::kCstopb:
+      s = SetOptBool(i, value, &t.cstopb);
+      break;
+    case Id::kClocal:
+      s = SetOptBool(i, value, &t.clocal);
+      break;
+    case Id::kHupcl:
+      s = SetOptBool(i, value, &t.hupcl);
+      break;
+    case Id::kCread:
+      s = SetOptBool(i, value, &t.cread);
+      break;
   }
   if (s.ok()) o->given.emplace_back(info->name);
   return s;

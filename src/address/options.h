@@ -40,6 +40,11 @@ struct TermiosSettings {
   std::optional<bool> echo, icanon, isig, icrnl, inlcr, igncr, onlcr, opost, ixon, ixoff, iexten,
       echoe, echok, echoctl, crtscts;
   std::optional<unsigned char> vmin, vtime;
+  // A serial line's settings: speeds as termios codes (B115200, from b115200,
+  // ispeed=, ospeed=), the character size as CS5..CS8 (cs7, csize=), and
+  // control flags.
+  std::optional<unsigned> ispeed, ospeed, csize;
+  std::optional<bool> parenb, parodd, cstopb, clocal, hupcl, cread;
 
   bool Any() const;
 };

@@ -42,7 +42,9 @@ const char kRelayUsage[] =
     "Common options: fork, max-children=N, reuseaddr, unlink-early, mode=600, bind=H:P,\n"
     "connect-timeout=S, retry=N, interval=S, forever, nodelay, keepalive, backlog=N;\n"
     "EXEC/SYSTEM: pty, stderr, setsid, ctty, sigint, sighup, sigquit, pipes, sane, raw;\n"
-    "terminals: icanon=0, echo=0, isig=0, raw, rawer, escape=0x0f, crnl, ignoreeof.\n";
+    "terminals: icanon=0, echo=0, isig=0, raw, rawer, escape=0x0f, crnl, ignoreeof;\n"
+    "serial lines: b115200 (any termios speed), ispeed=, ospeed=, cs5..cs8, csize=,\n"
+    "parenb, parodd, cstopb, clocal, hupcl, crtscts.\n";
 
 namespace {
 

@@ -234,6 +234,15 @@ struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSet
   SetFlag(&t.c_oflag, ONLCR, s.onlcr);
   SetFlag(&t.c_oflag, OPOST, s.opost);
   SetFlag(&t.c_cflag, CRTSCTS, s.crtscts);
+  SetFlag(&t.c_cflag, PARENB, s.parenb);
+  SetFlag(&t.c_cflag, PARODD, s.parodd);
+  SetFlag(&t.c_cflag, CSTOPB, s.cstopb);
+  SetFlag(&t.c_cflag, CLOCAL, s.clocal);
+  SetFlag(&t.c_cflag, HUPCL, s.hupcl);
+  SetFlag(&t.c_cflag, CREAD, s.cread);
+  if (s.csize) t.c_cflag = (t.c_cflag & ~CSIZE) | *s.csize;
+  if (s.ispeed) cfsetispeed(&t, *s.ispeed);
+  if (s.ospeed) cfsetospeed(&t, *s.ospeed);
   if (s.vmin) t.c_cc[VMIN] = *s.vmin;
   if (s.vtime) t.c_cc[VTIME] = *s.vtime;
   // With canonical mode off, make reads return as soon as one byte arrives

@@ -34,6 +34,38 @@ TEST(ApplyTermiosSettings, RawerAlsoDropsOnlcrAsSocatDoes) {
   EXPECT_FALSE(t.c_lflag & (ECHO | ICANON | ISIG));
 }
 
+TEST(ApplyTermiosSettings, SerialLineSpeedSizeAndParity) {
+  struct termios base = Cooked();
+  base.c_cflag = CS8 | CREAD | B38400;
+  TermiosSettings s;
+  // glibc keeps one speed for both directions on Linux (as socat's b115200).
+  s.ispeed = B115200;
+  s.ospeed = B115200;
+  s.csize = CS7;
+  s.parenb = true;
+  s.parodd = true;
+  s.cstopb = true;
+  s.clocal = true;
+  struct termios t = ApplyTermiosSettings(base, s);
+  EXPECT_EQ(cfgetispeed(&t), static_cast<speed_t>(B115200));
+  EXPECT_EQ(cfgetospeed(&t), static_cast<speed_t>(B115200));
+  EXPECT_EQ(t.c_cflag & CSIZE, static_cast<tcflag_t>(CS7));
+  EXPECT_TRUE(t.c_cflag & PARENB);
+  EXPECT_TRUE(t.c_cflag & PARODD);
+  EXPECT_TRUE(t.c_cflag & CSTOPB);
+  EXPECT_TRUE(t.c_cflag & CLOCAL);
+  EXPECT_TRUE(t.c_cflag & CREAD);  // untouched
+  // raw makes 8 bits without parity, unless the options say otherwise.
+  TermiosSettings r;
+  r.raw = true;
+  r.csize = CS7;
+  r.parenb = true;
+  struct termios rt = ApplyTermiosSettings(base, r);
+  EXPECT_EQ(rt.c_cflag & CSIZE, static_cast<tcflag_t>(CS7));
+  EXPECT_TRUE(rt.c_cflag & PARENB);
+  EXPECT_EQ(cfgetospeed(&rt), static_cast<speed_t>(B38400));  // speed kept
+}
+
 TEST(ApplyTermiosSettings, SingleFlagsChangeOnlyThemselves) {
   TermiosSettings s;
   s.echo = false;

@@ -11,6 +11,7 @@ import os
 import select
 import signal
 import subprocess
+import termios
 import time
 
 from conftest import wait_path
@@ -140,3 +141,56 @@ def test_other_sides_eof_ends_the_relay_half_a_second_later(vmcat, spawn, tmp):
         assert 0.4 < time.monotonic() - started < 5
     finally:
         os.close(reader)
+
+
+def line_settings(path):
+    """(output speed, character size bits, parity on, two stop bits) of the
+    terminal at `path`, as `stty -F path` would show them."""
+    fd = open_slave(path)
+    try:
+        iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(fd)
+    finally:
+        os.close(fd)
+    return ospeed, cflag & termios.CSIZE, bool(cflag & termios.PARENB), bool(cflag & termios.CSTOPB)
+
+
+def test_serial_line_options_on_a_pty(vmcat, spawn, tmp):
+    # A simulated serial port: speed and 2 stop bits. (Linux keeps a pty at
+    # 8 bits without parity whatever it is told: cs7 and parenb are unit-tested
+    # in ApplyTermiosSettings.)
+    link = tmp / "ttyS"
+    relay = spawn([vmcat, "relay", f"PTY,link={link},b9600,cs8,cstopb,raw,echo=0", "-"],
+                  stdin=subprocess.PIPE)
+    wait_path(link)
+    assert line_settings(link) == (termios.B9600, termios.CS8, False, True)
+    rc, _, err = relay.stop()
+    assert rc == 128 + signal.SIGTERM, err
+
+
+def test_serial_line_options_on_an_opened_terminal(vmcat, spawn):
+    # `socat /dev/ttyS0,b115200,raw,echo=0 -`: the line's speed is set while
+    # the relay has it open, and carries data at that setting.
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    os.close(slave)
+    try:
+        relay = spawn([vmcat, "relay", f"{path},b115200,cs8,parenb=0,raw,echo=0", "-"],
+                      stdin=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while line_settings(path)[0] != termios.B115200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert line_settings(path) == (termios.B115200, termios.CS8, False, False)
+        os.write(master, b"from the line\n")
+        out_fd = relay.p.stdout.fileno()
+        os.set_blocking(out_fd, False)
+        assert read_until(out_fd, b"from the line\n") == b"from the line\n"
+        rc, _, err = relay.stop()
+        assert rc == 128 + signal.SIGTERM, err
+    finally:
+        os.close(master)
+
+
+def test_unknown_line_speed_is_refused(vmcat):
+    r = subprocess.run([vmcat, "relay", "PTY,b12345", "-"], capture_output=True, timeout=10)
+    assert r.returncode == 1
+    assert b'address 1 "PTY,b12345": option "b12345": "12345" is not a line speed' in r.stderr
