@@ -16,40 +16,10 @@
 #include <random>
 
 #include "agent/copy_sender.h"
+#include "base/scratch_dir_for_tests.h"
 
 namespace vmcat {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/vmcat-copy-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { RemoveTree(path_); }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-  static void RemoveTree(const std::string& path) {
-    struct stat st;
-    if (lstat(path.c_str(), &st) < 0) return;
-    if (S_ISDIR(st.st_mode)) {
-      chmod(path.c_str(), 0700);
-      DIR* d = opendir(path.c_str());
-      while (dirent* e = d ? readdir(d) : nullptr) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") RemoveTree(path + "/" + n);
-      }
-      if (d) closedir(d);
-      rmdir(path.c_str());
-    } else {
-      unlink(path.c_str());
-    }
-  }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& data, mode_t mode = 0644) {
   std::ofstream(path, std::ios::binary) << data;
@@ -193,7 +163,7 @@ std::vector<std::string> Leftovers(const std::string& root) {
 }
 
 TEST(CopyTest, TreeRoundTripKeepsEverything) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   MakeTree(src / "top");
   int fds = CountFds();
   CopyRun run = RunCopy({src / "top"}, dst.path());
@@ -209,7 +179,7 @@ TEST(CopyTest, TreeRoundTripKeepsEverything) {
 }
 
 TEST(CopyTest, DestinationRules) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   MakeTree(src / "top");
   WriteFile(src / "one.txt", "one", 0640);
   // A new name: the tree and the file arrive renamed.
@@ -234,7 +204,7 @@ TEST(CopyTest, DestinationRules) {
 }
 
 TEST(CopyTest, MergesIntoAnExistingDirectory) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   MakeTree(src / "top");
   mkdir((dst / "top").c_str(), 0755);
   WriteFile(dst / "top/keep.txt", "mine");
@@ -244,7 +214,7 @@ TEST(CopyTest, MergesIntoAnExistingDirectory) {
 }
 
 TEST(CopyTest, TypeConflictsAreErrors) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   WriteFile(src / "x", "file");
   mkdir((src / "d").c_str(), 0755);
   mkdir((dst / "x").c_str(), 0755);
@@ -257,7 +227,7 @@ TEST(CopyTest, TypeConflictsAreErrors) {
 }
 
 TEST(CopyTest, ChecksumMismatchIsDetectedAndLeavesNothing) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   WriteFile(src / "data.bin", RandomBytes(100000, 2));
   bool flipped = false;
   CopyRun run = RunCopy({src / "data.bin"}, dst.path(), [&](MessageType* t, std::string* p) {
@@ -274,7 +244,7 @@ TEST(CopyTest, ChecksumMismatchIsDetectedAndLeavesNothing) {
 }
 
 TEST(CopyTest, AbortRemovesTheTemporaryFileAndWhatTheCopyCreated) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   MakeTree(src / "top");
   WriteFile(dst / "before.txt", "untouched");
   auto before = Describe(dst.path());
@@ -308,7 +278,7 @@ TEST(CopyTest, AbortRemovesTheTemporaryFileAndWhatTheCopyCreated) {
 }
 
 TEST(CopyTest, SenderStopsAtTheWindowUntilCredited) {
-  TempDir src;
+  ScratchDir src;
   WriteFile(src / "big", RandomBytes(kInitialWindow * 3, 3));
   uint64_t sent = 0;
   CopySender sender({src / "big"},
@@ -342,7 +312,7 @@ std::string Entry(const std::string& name, const std::string& type, uint64_t siz
 }
 
 TEST(CopyTest, TraversalAttemptsWriteNothingOutside) {
-  TempDir outer;
+  ScratchDir outer;
   std::string dest = outer / "dest";
   mkdir(dest.c_str(), 0755);
   mkdir((outer / "etc").c_str(), 0755);
@@ -375,7 +345,7 @@ TEST(CopyTest, TraversalAttemptsWriteNothingOutside) {
 }
 
 TEST(CopyTest, OnlyTheNamesAskedForAreAccepted) {
-  TempDir dst;
+  ScratchDir dst;
   CopyReceiver::Options options;
   options.expected_names = {"x"};
   CopyReceiver r(
@@ -396,7 +366,7 @@ TEST(CopyTest, OnlyTheNamesAskedForAreAccepted) {
 }
 
 TEST(CopyTest, RenamingCopyTakesOneTopLevelEntryOnly) {
-  TempDir dst;
+  ScratchDir dst;
   CopyReceiver r(dst / "new", 1, [](MessageType, std::string_view) {});
   ASSERT_TRUE(r.Start().ok());
   ASSERT_TRUE(Feed(&r, {{MessageType::kEntry, Entry("a", "dir")}}).ok());
@@ -406,7 +376,7 @@ TEST(CopyTest, RenamingCopyTakesOneTopLevelEntryOnly) {
 }
 
 TEST(CopyTest, MissingSourceAndMissingDestinationAreNamed) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   CopySender sender({src / "nope"}, [](MessageType, std::string_view) {});
   Status s = sender.Start();
   ASSERT_FALSE(s.ok());
@@ -418,7 +388,7 @@ TEST(CopyTest, MissingSourceAndMissingDestinationAreNamed) {
 }
 
 TEST(CopyTest, SpecialFilesAreSkippedInATreeAndRefusedOnTop) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   mkdir((src / "top").c_str(), 0755);
   WriteFile(src / "top/f", "f");
   ASSERT_EQ(mkfifo((src / "top/pipe").c_str(), 0644), 0);
@@ -434,7 +404,7 @@ TEST(CopyTest, SpecialFilesAreSkippedInATreeAndRefusedOnTop) {
 }
 
 TEST(CopyTest, SetIdBitsOnlyWhenAllowed) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   WriteFile(src / "tool", "#!/bin/sh\n", 04755);
   struct stat st;
   ASSERT_EQ(stat((src / "tool").c_str(), &st), 0);
@@ -450,7 +420,7 @@ TEST(CopyTest, SetIdBitsOnlyWhenAllowed) {
 }
 
 TEST(CopyTest, ManyEmptyFilesArePacedByTheWindowToo) {
-  TempDir src, dst;
+  ScratchDir src, dst;
   mkdir((src / "many").c_str(), 0755);
   for (int i = 0; i < 3000; ++i)
     WriteFile(src / ("many/f" + std::to_string(i)), "");

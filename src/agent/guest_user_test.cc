@@ -6,24 +6,24 @@
 
 #include <fstream>
 
+#include "base/scratch_dir_for_tests.h"
+
 namespace vmcat {
 namespace {
 
 class GuestUserTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vmcat-user-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     std::ofstream(dir_ + "/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
                                        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
                                        "broken line\n";
     std::ofstream(dir_ + "/group") << "root:x:0:\nwheel:x:10:nobody,other\n";
   }
-  void TearDown() override { system(("rm -rf " + dir_).c_str()); }
   Result<GuestUser> Look(const std::string& u) {
     return LookupGuestUser(u, dir_ + "/passwd", dir_ + "/group");
   }
-  std::string dir_;
+  ScratchDir scratch_{"user-test"};
+  const std::string& dir_ = scratch_.path();
 };
 
 TEST_F(GuestUserTest, ByNameWithGroups) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/scratch_dir_for_tests.h"
+
 namespace vmcat {
 namespace {
 
@@ -19,12 +21,8 @@ std::string Slurp(const std::string& path) {
 
 class RotatingLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/vmcat-log-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { system(("rm -rf " + dir_).c_str()); }
-  std::string dir_;
+  ScratchDir scratch_{"log-test"};
+  const std::string& dir_ = scratch_.path();
 };
 
 TEST_F(RotatingLogTest, RotatesAndKeepsEveryByteWithinBudget) {
