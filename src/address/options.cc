@@ -585,15 +585,4 @@ Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
   return s;
 }
 
-std::vector<std::string> AllOptionNames() {
-  std::vector<std::string> names;
-  for (const OptionInfo& info : kOptions) {
-    names.emplace_back(info.name);
-    for (const std::string& alias : Split(info.aliases, ' ')) {
-      if (!alias.empty()) names.push_back(alias);
-    }
-  }
-  return names;
-}
-
 }  // namespace vmcat

@@ -116,7 +116,4 @@ Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
                    unsigned allowed_groups, std::string_view address_keyword,
                    AddressOptions* options);
 
-/// All option names and aliases (for --help and the fuzzer's dictionary).
-std::vector<std::string> AllOptionNames();
-
 }  // namespace vmcat
