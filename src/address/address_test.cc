@@ -200,7 +200,8 @@ TEST(AddressTest, SerialLineOptions) {
   EXPECT_EQ(t.parenb, false);
   EXPECT_EQ(t.cstopb, false);
   EXPECT_EQ(t.clocal, true);
-  const TermiosSettings& u = MustParse("PTY,ispeed=9600,ospeed=4000000,csize=2,hup").first.options.termios;
+  const TermiosSettings& u =
+      MustParse("PTY,ispeed=9600,ospeed=4000000,csize=2,hup").first.options.termios;
   EXPECT_EQ(u.ispeed, static_cast<unsigned>(B9600));
   EXPECT_EQ(u.ospeed, static_cast<unsigned>(B4000000));
   EXPECT_EQ(u.csize, static_cast<unsigned>(CS7));
@@ -221,6 +222,10 @@ TEST(AddressTest, SerialLineOptionErrors) {
   EXPECT_EQ(ErrorOf("PTY,csize=4"),
             "option \"csize\": bad value \"4\": expected a number from 0 to 3");
   EXPECT_EQ(ErrorOf("TCP:a:1,b9600"), "option \"b9600\" is not valid for TCP");
+  EXPECT_EQ(ErrorOf("PTY,ispeed=0x1c200"),
+            "option \"ispeed\": \"0x1c200\" is not a line speed termios knows (such as 9600, "
+            "38400, 115200)");
+  EXPECT_EQ(ErrorOf("PTY,cs7=1"), "option \"cs7\" takes no value (the size is in its name)");
   EXPECT_EQ(ErrorOf("PTY,b"), "unknown option \"b\"");
   EXPECT_EQ(ErrorOf("PTY,bx9600"), "unknown option \"bx9600\"");
 }

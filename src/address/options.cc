@@ -75,10 +75,10 @@ enum class Id {
   kCrtscts,
   kVmin,
   kVtime,
-  kSpeed,   // b<rate>: both speeds
+  kSpeed,  // b<rate>: both speeds
   kIspeed,
   kOspeed,
-  kCs,      // cs5 .. cs8
+  kCs,  // cs5 .. cs8
   kCsize,
   kParenb,
   kParodd,
@@ -184,17 +184,45 @@ struct SpeedCode {
   speed_t code;
 };
 constexpr SpeedCode kSpeeds[] = {
-    {0, B0},           {50, B50},         {75, B75},         {110, B110},
-    {134, B134},       {150, B150},       {200, B200},       {300, B300},
-    {600, B600},       {1200, B1200},     {1800, B1800},     {2400, B2400},
-    {4800, B4800},     {9600, B9600},     {19200, B19200},   {38400, B38400},
-    {57600, B57600},   {115200, B115200}, {230400, B230400}, {460800, B460800},
-    {500000, B500000}, {576000, B576000}, {921600, B921600}, {1000000, B1000000},
-    {1152000, B1152000}, {1500000, B1500000}, {2000000, B2000000}, {2500000, B2500000},
-    {3000000, B3000000}, {3500000, B3500000}, {4000000, B4000000},
+    {0, B0},
+    {50, B50},
+    {75, B75},
+    {110, B110},
+    {134, B134},
+    {150, B150},
+    {200, B200},
+    {300, B300},
+    {600, B600},
+    {1200, B1200},
+    {1800, B1800},
+    {2400, B2400},
+    {4800, B4800},
+    {9600, B9600},
+    {19200, B19200},
+    {38400, B38400},
+    {57600, B57600},
+    {115200, B115200},
+    {230400, B230400},
+    {460800, B460800},
+    {500000, B500000},
+    {576000, B576000},
+    {921600, B921600},
+    {1000000, B1000000},
+    {1152000, B1152000},
+    {1500000, B1500000},
+    {2000000, B2000000},
+    {2500000, B2500000},
+    {3000000, B3000000},
+    {3500000, B3500000},
+    {4000000, B4000000},
 };
 
 std::optional<speed_t> SpeedCodeOf(std::string_view baud_text) {
+  // Plain decimal, as speeds are written (no 0x, no octal 0 prefix).
+  if (baud_text.empty() || baud_text.find_first_not_of("0123456789") != std::string_view::npos ||
+      (baud_text.size() > 1 && baud_text[0] == '0')) {
+    return std::nullopt;
+  }
   auto baud = ParseUnsigned(baud_text, 4000000);
   if (!baud) return std::nullopt;
   for (const SpeedCode& s : kSpeeds) {
@@ -291,8 +319,9 @@ Status SetString(const OptionInfo& info, std::optional<std::string_view> value,
 
 bool TermiosSettings::Any() const {
   return sane || raw || rawer || echo || icanon || isig || icrnl || inlcr || igncr || onlcr ||
-         opost || ixon || ixoff || iexten || echoe || echok || echoctl || crtscts || vmin || vtime ||
-         ispeed || ospeed || csize || parenb || parodd || cstopb || clocal || hupcl || cread;
+         opost || ixon || ixoff || iexten || echoe || echok || echoctl || crtscts || vmin ||
+         vtime || ispeed || ospeed || csize || parenb || parodd || cstopb || clocal || hupcl ||
+         cread;
 }
 
 bool AddressOptions::Has(std::string_view canonical_name) const {
@@ -553,6 +582,10 @@ Status ApplyOption(std::string_view name, std::optional<std::string_view> value,
                 : NeedsValue(i, "a line speed such as 115200");
       break;
     case Id::kCs:
+      if (value) {
+        s = Status::Error("option " + Quote(i.name) + " takes no value (the size is in its name)");
+        break;
+      }
       t.csize = kCharacterSizes[info->name[2] - '5'];
       break;
     case Id::kCsize: {

@@ -84,9 +84,10 @@ int OpenFlags(const SingleAddress& a, Access access) {
     flags |= O_CREAT | O_WRONLY | (o.append ? O_APPEND : O_TRUNC);
   } else if (a.type() == AddressType::kGopen) {
     // socat's GOPEN (and a bare path): appends, and creates what is missing.
-    flags |= O_CREAT | O_APPEND | (access == Access::kRead    ? O_RDONLY
-                                   : access == Access::kWrite ? O_WRONLY
-                                                              : O_RDWR);
+    flags |= O_CREAT | O_APPEND |
+             (access == Access::kRead    ? O_RDONLY
+              : access == Access::kWrite ? O_WRONLY
+                                         : O_RDWR);
     if (o.rdonly) flags = (flags & ~O_ACCMODE) | O_RDONLY;
     if (o.wronly) flags = (flags & ~O_ACCMODE) | O_WRONLY;
   } else if (o.rdonly || access == Access::kRead) {
