@@ -145,11 +145,9 @@ Status ExecSession::Spawn(const ExecRequest& r) {
   VMCAT_ASSIGN_OR_RETURN(Pipe failure, MakePipe(0));
   UniqueFd child_in, child_out, child_err, slave;
   if (r.tty) {
-    VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
-    UniqueFd master = std::move(pty.fd);
-    const char* path = pty.slave_path.c_str();
-    slave.reset(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
+    VMCAT_ASSIGN_OR_RETURN(PtyPair pty, OpenPtyPair());
+    UniqueFd master = std::move(pty.master);
+    slave = std::move(pty.slave);
     winsize ws{};
     ws.ws_row = r.rows;
     ws.ws_col = r.cols;

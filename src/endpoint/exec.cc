@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -212,18 +211,12 @@ Result<std::unique_ptr<Endpoint>> SpawnExec(const SingleAddress& address, std::s
   std::string slave_path;
 
   if (o.pty) {
-    VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
-    UniqueFd master = std::move(pty.fd);
+    VMCAT_ASSIGN_OR_RETURN(PtyPair pty, OpenPtyPair());
+    UniqueFd master = std::move(pty.master);
+    UniqueFd slave = std::move(pty.slave);
     slave_path = pty.slave_path;
     const char* path = slave_path.c_str();
-    UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
-    if (o.termios.Any()) {
-      struct termios t;
-      if (tcgetattr(slave.get(), &t) < 0) return Status::Errno("tcgetattr", errno);
-      t = ApplyTermiosSettings(t, o.termios);
-      if (tcsetattr(slave.get(), TCSANOW, &t) < 0) return Status::Errno("tcsetattr", errno);
-    }
+    if (o.termios.Any()) VMCAT_RETURN_IF_ERROR(SetTermios(slave.get(), o.termios));
     VMCAT_RETURN_IF_ERROR(SetNonBlocking(master.get(), true));
     if (o.ctty) {
       // A new session leader that opens a terminal without O_NOCTTY gets it as

@@ -167,8 +167,8 @@ Result<std::unique_ptr<Endpoint>> OpenPipe(const SingleAddress& a, const std::st
 }
 
 Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::string& name) {
-  VMCAT_ASSIGN_OR_RETURN(PtyMaster pty, OpenPtyMaster());
-  UniqueFd master = std::move(pty.fd);
+  VMCAT_ASSIGN_OR_RETURN(PtyPair pty, OpenPtyPair());
+  UniqueFd master = std::move(pty.master);
   const char* path = pty.slave_path.c_str();
   const AddressOptions& o = a.options;
   // The endpoint holds a slave descriptor of its own for its whole life, as
@@ -182,15 +182,8 @@ Result<std::unique_ptr<Endpoint>> OpenPty(const SingleAddress& a, const std::str
   // and the relay ends through the other address (its EOF, then -t or the
   // 0.5 s socat waits by default), a signal, or an error. (An EXEC,pty
   // program's pty is not affected: there the program exiting is the EOF.)
-  UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
-  if (o.termios.Any()) {
-    struct termios t;
-    if (tcgetattr(slave.get(), &t) == 0) {
-      t = ApplyTermiosSettings(t, o.termios);
-      tcsetattr(slave.get(), TCSANOW, &t);
-    }
-  }
+  UniqueFd slave = std::move(pty.slave);
+  if (o.termios.Any()) VMCAT_RETURN_IF_ERROR(SetTermios(slave.get(), o.termios));
   VMCAT_RETURN_IF_ERROR(ApplyOwnership(path, o));
   VMCAT_RETURN_IF_ERROR(SetNonBlocking(master.get(), true));
   auto e = std::make_unique<Endpoint>(name, std::move(master), FdKind::kTty);

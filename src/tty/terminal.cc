@@ -184,14 +184,24 @@ Awaits ProcessAwaitsTerminal(pid_t pid, dev_t tty) {
 
 }  // namespace
 
-Result<PtyMaster> OpenPtyMaster() {
+Result<PtyPair> OpenPtyPair() {
   UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master.valid()) return Status::Errno("posix_openpt", errno);
   if (grantpt(master.get()) < 0) return Status::Errno("grantpt", errno);
   if (unlockpt(master.get()) < 0) return Status::Errno("unlockpt", errno);
   char path[128];
   if (ptsname_r(master.get(), path, sizeof path) != 0) return Status::Errno("ptsname", errno);
-  return PtyMaster{std::move(master), path};
+  UniqueFd slave(open(path, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave.valid()) return Status::Errno(std::string("open ") + path, errno);
+  return PtyPair{std::move(master), std::move(slave), path};
+}
+
+Status SetTermios(int fd, const TermiosSettings& settings) {
+  struct termios t;
+  if (tcgetattr(fd, &t) < 0) return Status::Errno("tcgetattr", errno);
+  t = ApplyTermiosSettings(t, settings);
+  if (tcsetattr(fd, TCSANOW, &t) < 0) return Status::Errno("tcsetattr", errno);
+  return Status::Ok();
 }
 
 struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSettings& s) {

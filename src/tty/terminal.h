@@ -22,12 +22,18 @@ namespace vmcat {
 struct termios ApplyTermiosSettings(const struct termios& base, const TermiosSettings& s);
 
 /// A new pseudo-terminal: its master (close-on-exec, not our controlling
-/// terminal), granted and unlocked, and the path of its slave.
-struct PtyMaster {
-  UniqueFd fd;
+/// terminal), granted and unlocked; its slave, opened the same way; and the
+/// slave's path.
+struct PtyPair {
+  UniqueFd master;
+  UniqueFd slave;
   std::string slave_path;
 };
-Result<PtyMaster> OpenPtyMaster();
+Result<PtyPair> OpenPtyPair();
+
+/// Changes the terminal `fd` as `settings` ask, now (no restore: for a
+/// terminal of our own making, such as a new pty).
+Status SetTermios(int fd, const TermiosSettings& settings);
 
 /// Saves a terminal's settings, applies new ones, and restores the saved
 /// settings when destroyed. Holds its own duplicate of the descriptor, so the
