@@ -18,7 +18,6 @@
 #include "base/strings.h"
 #include "tty/terminal.h"
 
-
 namespace vmcat {
 
 namespace {
